@@ -1,0 +1,184 @@
+"""Files that connect the halves and record runs: atomic writes, checked caches, run logs.
+
+A cache is an `.npz` (no pickle) plus a JSON sidecar that says what made it. Both are written
+to a temporary file in the same folder and renamed, so a crash leaves either the old pair or
+the new one, never a half file that looks whole. The sidecar is written last: an `.npz` without
+a matching sidecar is treated as absent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import pathlib
+import tempfile
+import time
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+
+PathLike = str | os.PathLike
+
+
+class CacheError(ValueError):
+  """A cache file exists but is unreadable or does not match what was asked for."""
+
+
+@contextlib.contextmanager
+def atomic_path(path: PathLike) -> Iterator[pathlib.Path]:
+  """Yields a temporary path beside `path`; renames it onto `path` if the block succeeds."""
+  path = pathlib.Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+  os.close(fd)
+  tmp_path = pathlib.Path(tmp)
+  try:
+    yield tmp_path
+    with open(tmp_path, "rb+") as f:
+      os.fsync(f.fileno())
+    os.replace(tmp_path, path)
+  finally:
+    tmp_path.unlink(missing_ok=True)
+
+
+def write_text_atomic(path: PathLike, text: str) -> None:
+  """Writes `text` to `path` atomically."""
+  with atomic_path(path) as tmp:
+    tmp.write_text(text)
+
+
+def write_json_atomic(path: PathLike, obj: Any) -> None:
+  """Writes `obj` as indented, key-sorted JSON to `path` atomically."""
+  write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def _json_default(obj: Any) -> Any:
+  if isinstance(obj, (np.integer, np.floating)):
+    return obj.item()
+  if isinstance(obj, np.ndarray):
+    return obj.tolist()
+  if isinstance(obj, pathlib.Path):
+    return str(obj)
+  raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def sidecar_path(npz_path: PathLike) -> pathlib.Path:
+  """Returns the JSON sidecar path of an `.npz` cache (`x.npz` -> `x.json`)."""
+  return pathlib.Path(npz_path).with_suffix(".json")
+
+
+def save_arrays(path: PathLike, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
+  """Saves `arrays` to `path` (.npz, no pickle) and `meta` to its sidecar, both atomically.
+
+  The sidecar gains `arrays` (name -> [shape, dtype]) and `written_at`; it is written after
+  the arrays so that a crash between the two leaves a cache that `load_arrays` rejects.
+  """
+  path = pathlib.Path(path)
+  if path.suffix != ".npz":
+    raise ValueError(f"path must end in .npz, got {str(path)!r}")
+  arrays = {name: np.asarray(value) for name, value in arrays.items()}
+  for name, value in arrays.items():
+    if value.dtype == object:
+      raise ValueError(f"array {name!r} has dtype object; caches hold numeric arrays only")
+  sidecar_path(path).unlink(missing_ok=True)
+  with atomic_path(path) as tmp:
+    with open(tmp, "wb") as f:
+      np.savez(f, **arrays)
+  full_meta = dict(meta)
+  full_meta["arrays"] = {name: [list(v.shape), str(v.dtype)] for name, v in arrays.items()}
+  full_meta["written_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+  write_json_atomic(sidecar_path(path), full_meta)
+
+
+def load_arrays(path: PathLike, expect: Mapping[str, Any] | None = None
+                ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+  """Loads a cache written by `save_arrays`, checking it against its sidecar and `expect`.
+
+  Args:
+    path: the `.npz` file.
+    expect: sidecar entries that must be equal (e.g. model, dataset, probe seed).
+
+  Returns:
+    (arrays, sidecar).
+
+  Raises:
+    FileNotFoundError: the file or its sidecar is missing.
+    CacheError: the sidecar is unreadable, does not match `expect`, or the arrays are
+      truncated or differ in shape/dtype from what the sidecar records.
+  """
+  path = pathlib.Path(path)
+  side = sidecar_path(path)
+  if not path.exists() or not side.exists():
+    raise FileNotFoundError(f"cache {path} or its sidecar {side.name} is missing")
+  try:
+    meta = json.loads(side.read_text())
+  except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    raise CacheError(f"sidecar {side} is not valid JSON: {e}") from e
+  for key, value in (expect or {}).items():
+    if meta.get(key) != _jsonable(value):
+      raise CacheError(f"cache {path}: sidecar {key}={meta.get(key)!r}, expected {value!r}")
+  try:
+    with np.load(path, allow_pickle=False) as data:
+      arrays = {name: data[name] for name in data.files}
+  except Exception as e:  # zipfile/ValueError/EOFError: all mean a damaged file.
+    raise CacheError(f"cache {path} is unreadable ({type(e).__name__}: {e})") from e
+  recorded = meta.get("arrays", {})
+  actual = {name: [list(v.shape), str(v.dtype)] for name, v in arrays.items()}
+  if recorded != actual:
+    raise CacheError(f"cache {path} holds {actual}, its sidecar records {recorded}")
+  return arrays, meta
+
+
+def _jsonable(value: Any) -> Any:
+  return json.loads(json.dumps(value, default=_json_default))
+
+
+def write_config(workdir: PathLike, config: Any) -> pathlib.Path:
+  """Writes `workdir/config.json` from an ml-collections config or a mapping."""
+  as_dict = config.to_dict() if hasattr(config, "to_dict") else dict(config)
+  path = pathlib.Path(workdir) / "config.json"
+  write_json_atomic(path, as_dict)
+  return path
+
+
+class MetricsWriter:
+  """Appends one JSON object per line to `workdir/metrics.jsonl`, flushed at every write."""
+
+  def __init__(self, workdir: PathLike, name: str = "metrics.jsonl"):
+    self.path = pathlib.Path(workdir) / name
+    self.path.parent.mkdir(parents=True, exist_ok=True)
+
+  def write(self, **record: Any) -> None:
+    record.setdefault("time", time.time())
+    with open(self.path, "a") as f:
+      f.write(json.dumps(record, sort_keys=True, default=_json_default) + "\n")
+      f.flush()
+
+
+def markdown_table(rows: list[Mapping[str, Any]], float_format: str = "{:.3f}") -> str:
+  """Renders rows (dicts sharing keys) as a GitHub Markdown table."""
+  if not rows:
+    return ""
+  columns = list(rows[0].keys())
+  def cell(v: Any) -> str:
+    return float_format.format(v) if isinstance(v, float) else str(v)
+  lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+  lines += ["| " + " | ".join(cell(r.get(c, "")) for c in columns) + " |" for r in rows]
+  return "\n".join(lines) + "\n"
+
+
+def write_table(workdir: PathLike, name: str, rows: list[Mapping[str, Any]]) -> tuple[pathlib.Path, pathlib.Path]:
+  """Writes rows as `workdir/name.csv` and `workdir/name.md`; returns both paths."""
+  workdir = pathlib.Path(workdir)
+  columns = list(rows[0].keys()) if rows else []
+  buffer = io.StringIO()
+  writer = csv.DictWriter(buffer, fieldnames=columns)
+  writer.writeheader()
+  writer.writerows(rows)
+  csv_path, md_path = workdir / f"{name}.csv", workdir / f"{name}.md"
+  write_text_atomic(csv_path, buffer.getvalue())
+  write_text_atomic(md_path, markdown_table(list(rows)))
+  return csv_path, md_path
