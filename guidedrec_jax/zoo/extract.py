@@ -1,0 +1,196 @@
+"""Frozen features of a probe set, written to the feature cache the JAX half reads.
+
+One convention for every architecture: timm's `forward_features`, then
+`forward_head(x, pre_logits=True)` (the pooled representation right before the classifier);
+for models with a pre-trained head also the softmax of that head (`source_probs`, for LEEP and
+NCE). Preprocessing is deterministic: the whole image is resized to the model's square input
+(bilinear, antialiased; no crop, no augmentation), grayscale is repeated to 3 channels, and
+the model's mean/std are applied.
+
+Cache contract: `<cache_root>/features/<dataset>/<model>.npz` holding `features` float32 [N, D],
+`labels` int64 [N] and, when there is a source head, `source_probs` float32 [N, Cs]; its JSON
+sidecar records what made it (model, weights sha256, dataset, split, probe seed, N, D, code
+version, preprocessing). A cache is reused only if its sidecar matches the request and its
+arrays are intact; otherwise it is recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import pathlib
+import time
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import guidedrec_jax
+from guidedrec_jax import io, paths
+from guidedrec_jax.data.base import ImageDataset
+from guidedrec_jax.zoo import registry, weights as weights_lib
+
+_LOG = logging.getLogger(__name__)
+FEATURE_CONVENTION = "timm forward_features -> forward_head(pre_logits=True)"
+
+
+def feature_cache_path(cache_root: str | os.PathLike, dataset_name: str,
+                       model_name: str) -> pathlib.Path:
+  """Returns `<cache_root>/features/<dataset_name>/<model_name>.npz`."""
+  return pathlib.Path(cache_root) / "features" / dataset_name / f"{model_name}.npz"
+
+
+def preprocess(images: np.ndarray, input_size: int, mean: Sequence[float],
+               std: Sequence[float]) -> torch.Tensor:
+  """Turns uint8 images into a normalised float batch for a model.
+
+  Args:
+    images: uint8 [B, H, W, C] with C = 1 or 3.
+    input_size: side of the square model input.
+    mean: per-channel mean on the 0-1 scale.
+    std: per-channel std on the 0-1 scale.
+
+  Returns:
+    float32 [B, 3, input_size, input_size].
+
+  Raises:
+    ValueError: `images` is not uint8 [B, H, W, 1|3].
+  """
+  images = np.asarray(images)
+  if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] not in (1, 3):
+    raise ValueError(f"images must be uint8 [B, H, W, 1|3], got {images.dtype} {images.shape}")
+  x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 255.0
+  x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+  if x.shape[-2:] != (input_size, input_size):
+    x = F.interpolate(x, size=(input_size, input_size), mode="bilinear", align_corners=False,
+                      antialias=True)
+  mean_t = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
+  std_t = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+  return (x - mean_t) / std_t
+
+
+def extract_features(model_name: str, dataset: ImageDataset,
+                     cache_root: str | os.PathLike | None, probe_meta: Mapping[str, Any],
+                     batch_size: int = 64, input_size: int | None = None,
+                     num_threads: int = 1, allow_download: bool = False) -> pathlib.Path:
+  """Computes (or reuses) the features of `dataset` under the zoo model `model_name`.
+
+  Args:
+    model_name: a registered zoo name.
+    dataset: the probe set (images uint8 [N, H, W, 1|3], labels int64 [N]).
+    cache_root: cache folder; None: `paths.cache_dir()`.
+    probe_meta: how the probe set was drawn: JSON-able, with at least an int "seed" (the
+      description `data.probe.probe_set` returns); recorded in the sidecar (its seed also as
+      "probe_seed") and part of the match.
+    batch_size: images per forward pass.
+    input_size: model input side; None: the spec's (override e.g. to run an ImageNet model
+      at a smaller size on CPU; recorded and matched).
+    num_threads: torch intra-op threads while extracting (restored afterwards).
+    allow_download: let `weights="timm"` models download (see `registry.create_model`).
+
+  Returns:
+    The path of the `.npz` cache. Reusing a cache costs one model build and weights hash
+    (the sha256 is of the weights as loaded), no forward pass.
+
+  Raises:
+    ValueError: an argument is malformed (named in the message), before any model is built.
+    RuntimeError: the model produced non-finite features (nothing is cached).
+  """
+  spec = registry.get_spec(model_name)
+  _check_request(dataset, probe_meta, batch_size, input_size, num_threads)
+  size = input_size or spec.input_size
+  path = feature_cache_path(cache_root or paths.cache_dir(), dataset.name, model_name)
+  previous_threads = torch.get_num_threads()
+  torch.set_num_threads(num_threads)
+  try:
+    model = registry.create_model(model_name, allow_download=allow_download)
+    has_head = bool(spec.num_source_classes) and spec.weights is not None
+    expect = {
+        "model": model_name, "weights_sha256": weights_lib.state_dict_sha256(model),
+        "dataset": dataset.name, "split": dataset.split,
+        "probe_seed": int(probe_meta["seed"]), "probe": dict(probe_meta),
+        "n": len(dataset), "labels_sha256": _labels_sha256(dataset),
+        "input_size": size, "mean": list(spec.mean), "std": list(spec.std),
+        "feature": FEATURE_CONVENTION, "has_source_probs": has_head,
+        "code_version": guidedrec_jax.__version__,
+    }
+    try:
+      io.load_arrays(path, expect)
+      return path
+    except FileNotFoundError:
+      pass
+    except io.CacheError as e:
+      _LOG.info("recomputing features: %s", e)
+    start = time.perf_counter()
+    arrays = _run(model, dataset, size, spec.mean, spec.std, batch_size, has_head)
+    seconds = time.perf_counter() - start
+  finally:
+    torch.set_num_threads(previous_threads)
+  meta = dict(expect, architecture=spec.architecture, pretrain_domain=spec.pretrain_domain,
+              d=int(arrays["features"].shape[1]), extract_seconds=round(seconds, 3),
+              images_per_second=round(len(dataset) / seconds, 2), num_threads=num_threads)
+  io.save_arrays(path, arrays, meta)
+  return path
+
+
+def _check_request(dataset: ImageDataset, probe_meta: Mapping[str, Any], batch_size: int,
+                   input_size: int | None, num_threads: int) -> None:
+  """Raises ValueError naming the first malformed argument of `extract_features`."""
+  if not isinstance(dataset, ImageDataset):
+    raise ValueError(f"dataset must be an ImageDataset, got {type(dataset).__name__}")
+  name = pathlib.PurePosixPath(dataset.name)
+  if not dataset.name or name.is_absolute() or ".." in name.parts:
+    raise ValueError(f"dataset.name {dataset.name!r} must be a relative path without '..' "
+                     "(it names the cache folder)")
+  labels = np.asarray(dataset.labels)
+  if labels.ndim != 1 or labels.dtype != np.int64 or labels.size == 0:
+    raise ValueError(
+        f"dataset.labels must be non-empty int64 [N], got {labels.dtype} {labels.shape}")
+  if len(dataset.images) != labels.size:
+    raise ValueError(f"dataset.images has {len(dataset.images)} rows, dataset.labels {labels.size}")
+  seed = probe_meta.get("seed") if isinstance(probe_meta, Mapping) else None
+  if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+    raise ValueError(f"probe_meta must be a mapping with an int 'seed', got {probe_meta!r}")
+  try:
+    json.dumps(dict(probe_meta))
+  except TypeError as e:
+    raise ValueError(f"probe_meta must hold plain JSON values (it goes in the sidecar): {e}") from e
+  for name, value in (("batch_size", batch_size), ("num_threads", num_threads),
+                      ("input_size", 1 if input_size is None else input_size)):
+    if not isinstance(value, int) or value < 1:
+      raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def _labels_sha256(dataset: ImageDataset) -> str:
+  """Fingerprints the probe selection through its labels (cheap; images may be lazy)."""
+  labels = np.ascontiguousarray(dataset.labels, dtype=np.int64)
+  return hashlib.sha256(labels.tobytes()).hexdigest()
+
+
+def _run(model: torch.nn.Module, dataset: ImageDataset, input_size: int,
+         mean: Sequence[float], std: Sequence[float], batch_size: int,
+         has_head: bool) -> dict[str, np.ndarray]:
+  """Runs the model over the dataset in batches; returns the cache arrays."""
+  features, probs = [], []
+  with torch.inference_mode():
+    for start in range(0, len(dataset), batch_size):
+      rows = np.arange(start, min(start + batch_size, len(dataset)))
+      x = preprocess(dataset.images[rows], input_size, mean, std)
+      feature_map = model.forward_features(x)
+      pooled = model.forward_head(feature_map, pre_logits=True)
+      if pooled.ndim != 2:  # the contract is one vector per image
+        raise RuntimeError(f"forward_head(pre_logits=True) gave shape {tuple(pooled.shape)}")
+      features.append(pooled.float().numpy())
+      if has_head:
+        probs.append(torch.softmax(model.forward_head(feature_map).float(), dim=-1).numpy())
+  arrays = {"features": np.concatenate(features).astype(np.float32),
+            "labels": np.asarray(dataset.labels, dtype=np.int64)}
+  if not np.isfinite(arrays["features"]).all():
+    raise RuntimeError(f"model {getattr(model, 'pretrained_cfg', {}).get('architecture')} "
+                       "produced non-finite features; nothing was cached")
+  if has_head:
+    arrays["source_probs"] = np.concatenate(probs).astype(np.float32)
+  return arrays

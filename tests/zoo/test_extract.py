@@ -1,0 +1,176 @@
+"""Feature extraction: the pre-logits convention, source probabilities, and the cache contract."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import guidedrec_jax
+from guidedrec_jax import io
+from guidedrec_jax.data.base import ImageDataset
+from guidedrec_jax.zoo import extract, registry
+
+torch.set_num_threads(1)
+PROBE = {"seed": 0, "max_per_class": 25}
+
+
+def _with(data, **changes):
+  """Returns `data` with fields replaced (NamedTuple `_replace` trips over `len()` = N)."""
+  return ImageDataset(**{**data._asdict(), **changes})
+
+
+def _dataset(n=6, size=20, channels=1, seed=0, name="tiny/gray"):
+  rng = np.random.default_rng(seed)
+  images = rng.integers(0, 256, (n, size, size, channels), dtype=np.uint8)
+  labels = np.arange(n, dtype=np.int64) % 3
+  return ImageDataset(name, "train", images, labels, ("a", "b", "c"))
+
+
+@pytest.fixture
+def forward_calls():
+  """Counts module forward calls in this process while the test runs."""
+  calls = []
+  handle = torch.nn.modules.module.register_module_forward_hook(lambda *args: calls.append(1))
+  yield calls
+  handle.remove()
+
+
+def test_cache_contract_and_pre_logits_convention(tmp_path):
+  data = _dataset()
+  path = extract.extract_features("lcnet_050", data, tmp_path, PROBE, batch_size=4)
+  assert path == tmp_path / "features" / "tiny" / "gray" / "lcnet_050.npz"
+  arrays, meta = io.load_arrays(path)
+  assert set(arrays) == {"features", "labels"}  # random init: no source head
+  assert arrays["features"].dtype == np.float32 and arrays["features"].shape == (6, meta["d"])
+  np.testing.assert_array_equal(arrays["labels"], data.labels)
+  assert {"model", "weights_sha256", "dataset", "split", "probe_seed", "n", "d"} <= set(meta)
+  assert (meta["n"], meta["probe"], meta["code_version"]) == (6, PROBE, guidedrec_jax.__version__)
+  spec = registry.get_spec("lcnet_050")
+  model = registry.create_model("lcnet_050")
+  x = extract.preprocess(data.images, spec.input_size, spec.mean, spec.std)
+  with torch.inference_mode():
+    direct = model.forward_head(model.forward_features(x), pre_logits=True).numpy()
+  np.testing.assert_allclose(arrays["features"], direct, atol=1e-5)
+
+
+def test_pretrained_head_gives_source_probs(tmp_path):
+  data = _dataset(n=4, size=32, channels=3)
+  path = extract.extract_features("mobilenetv2_100", data, tmp_path, PROBE, input_size=32)
+  arrays, meta = io.load_arrays(path)
+  assert arrays["features"].shape == (4, 1280) and arrays["source_probs"].shape == (4, 1000)
+  np.testing.assert_allclose(arrays["source_probs"].sum(axis=1), 1.0, atol=1e-5)
+  model = registry.create_model("mobilenetv2_100")
+  spec = registry.get_spec("mobilenetv2_100")
+  with torch.inference_mode():
+    logits = model(extract.preprocess(data.images, 32, spec.mean, spec.std))
+  np.testing.assert_allclose(arrays["source_probs"], torch.softmax(logits, -1).numpy(), atol=1e-6)
+  assert meta["input_size"] == 32 and meta["has_source_probs"]
+
+
+def test_matching_cache_is_reused_without_running_the_model(tmp_path, forward_calls):
+  data = _dataset()
+  path = extract.extract_features("regnetx_002", data, tmp_path, PROBE)
+  assert forward_calls, "the hook must see the first extraction"
+  written = path.stat().st_mtime_ns
+  forward_calls.clear()
+  assert extract.extract_features("regnetx_002", data, tmp_path, PROBE) == path
+  assert not forward_calls and path.stat().st_mtime_ns == written
+
+
+@pytest.mark.parametrize("change", ["probe_seed", "split", "labels", "input_size", "truncate",
+                                    "sidecar"])
+def test_stale_or_damaged_cache_is_recomputed(tmp_path, forward_calls, change):
+  data = _dataset()
+  path = extract.extract_features("resnet10t", data, tmp_path, PROBE)
+  good = io.load_arrays(path)[0]["features"]
+  forward_calls.clear()
+  probe, size = dict(PROBE), None
+  if change == "probe_seed":
+    probe["seed"] = 1
+  elif change == "split":
+    data = _with(data, split="val")
+  elif change == "labels":
+    data = _with(data, labels=data.labels[::-1].copy())
+  elif change == "input_size":
+    size = 24
+  elif change == "truncate":
+    path.write_bytes(path.read_bytes()[:100])
+  else:
+    meta = json.loads(io.sidecar_path(path).read_text())
+    io.sidecar_path(path).write_text(json.dumps(dict(meta, weights_sha256="0" * 64)))
+  extract.extract_features("resnet10t", data, tmp_path, probe, input_size=size)
+  assert forward_calls, f"{change}: a stale cache was reused"
+  arrays, meta = io.load_arrays(path)
+  assert meta["split"] == data.split and meta["probe_seed"] == probe["seed"]
+  if change in ("truncate", "sidecar"):
+    np.testing.assert_array_equal(arrays["features"], good)  # deterministic recomputation
+
+
+def test_features_do_not_depend_on_batch_size(tmp_path):
+  data = _dataset(n=5, channels=3)
+  one = extract.extract_features("vit_tiny_patch8_32", data, tmp_path / "a", PROBE, batch_size=2)
+  two = extract.extract_features("vit_tiny_patch8_32", data, tmp_path / "b", PROBE, batch_size=64)
+  a, b = io.load_arrays(one)[0]["features"], io.load_arrays(two)[0]["features"]
+  assert a.shape == (5, 192)
+  np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_preprocess_resizes_repeats_gray_and_normalises():
+  mean, std = (0.5, 0.25, 0.0), (0.5, 0.5, 1.0)
+  gray = np.full((2, 10, 14, 1), 128, dtype=np.uint8)
+  x = extract.preprocess(gray, 16, mean, std)
+  assert x.shape == (2, 3, 16, 16) and x.dtype == torch.float32
+  expected = [(128 / 255 - m) / s for m, s in zip(mean, std)]
+  torch.testing.assert_close(x.mean((0, 2, 3)), torch.tensor(expected), atol=1e-5, rtol=0)
+  with pytest.raises(ValueError, match="images must be uint8"):
+    extract.preprocess(gray.astype(np.float32), 16, mean, std)
+
+
+def test_bad_requests_fail_before_any_model_runs(tmp_path, forward_calls):
+  data = _dataset()
+  with pytest.raises(ValueError, match="model_name 'lcnet_05'.*lcnet_050"):
+    extract.extract_features("lcnet_05", data, tmp_path, PROBE)
+  with pytest.raises(ValueError, match="probe_meta"):
+    extract.extract_features("lcnet_050", data, tmp_path, {"probe_seed": 0})
+  with pytest.raises(ValueError, match="plain JSON"):
+    extract.extract_features("lcnet_050", data, tmp_path, {"seed": 0, "when": object()})
+  with pytest.raises(ValueError, match="dataset.name"):
+    extract.extract_features("lcnet_050", _with(data, name="../escape"), tmp_path, PROBE)
+  with pytest.raises(ValueError, match="batch_size"):
+    extract.extract_features("lcnet_050", data, tmp_path, PROBE, batch_size=0)
+  with pytest.raises(ValueError, match="dataset.labels"):
+    extract.extract_features("lcnet_050", _with(data, labels=data.labels.astype(np.int32)),
+                             tmp_path, PROBE)
+  assert not forward_calls and not (tmp_path / "features").exists()
+
+
+class _LazyImages:
+  """A lazy image source: only `len()` and integer-array indexing, like a TFDS data source."""
+
+  def __init__(self, images):
+    self.images = images
+
+  def __len__(self):
+    return len(self.images)
+
+  def __getitem__(self, rows):
+    assert isinstance(rows, np.ndarray) and rows.dtype.kind == "i"
+    return self.images[rows]
+
+
+def test_lazy_image_source_gives_the_same_features(tmp_path):
+  data = _dataset(n=5, channels=3)
+  eager = extract.extract_features("lcnet_050", data, tmp_path / "a", PROBE, batch_size=2)
+  lazy = _with(data, images=_LazyImages(data.images))
+  lazy_path = extract.extract_features("lcnet_050", lazy, tmp_path / "b", PROBE, batch_size=2)
+  np.testing.assert_array_equal(io.load_arrays(eager)[0]["features"],
+                                io.load_arrays(lazy_path)[0]["features"])
+
+
+def test_probe_set_description_is_the_probe_meta(tmp_path):
+  from guidedrec_jax.data import probe
+  subset, description = probe.probe_set(_dataset(n=12), seed=3, max_per_class=2)
+  path = extract.extract_features("lcnet_050", subset, tmp_path, description)
+  _, meta = io.load_arrays(path)
+  assert meta["probe_seed"] == 3 and meta["probe"] == description and meta["n"] == 6
