@@ -17,7 +17,7 @@ setuptools.setup(
     name="guidedrec_jax",
     version="0.1.0",
     description="Which pre-trained model should I fine-tune? Model selection as recommendation.",
-    packages=setuptools.find_packages(include=["guidedrec_jax", "guidedrec_jax.*"]),
+    packages=setuptools.find_packages(include=["guidedrec_jax", "guidedrec_jax.*", "configs"]),
     python_requires=">=3.11",
     install_requires=CORE,
     extras_require={

@@ -1,0 +1,121 @@
+"""The jitted pieces of training: one update, one epoch (`lax.scan` over batches), evaluation.
+
+Everything here is specialised on a `StepSpec` (static: model, loss, optimizer, path, batch
+size); learning rate and L2 are traced arguments, so a hyperparameter sweep reuses one
+compilation per data shape. `TRACES` counts how often each function is traced, for tests.
+
+Batches are dicts of row arrays: feature_ids int32 [B, F], values float32 [B, F], targets
+float32 [B], weights float32 [B] (0 marks padding), groups int32 [B] (dense group index).
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from guidedrec_jax.recommender import models, sparse_update
+
+LOSSES = ("squared", "logistic", "pairwise")
+TRACES: collections.Counter = collections.Counter()
+
+
+class StepSpec(NamedTuple):
+  """The static part of a config: what the jitted functions are specialised on."""
+  model: str
+  loss: str
+  optimizer: str
+  row_sparse: bool
+  batch_size: int
+
+
+def _loss_sum(loss: str, scores, targets, weights, groups):
+  """Returns (sum of losses, number of terms) of one batch; all inputs [B]."""
+  if loss == "squared":
+    return jnp.sum(weights * jnp.square(scores - targets)), jnp.sum(weights)
+  if loss == "logistic":
+    return jnp.sum(weights * (jax.nn.softplus(scores) - targets * scores)), jnp.sum(weights)
+  pair = (weights[:, None] * weights[None, :] * (groups[:, None] == groups[None, :])
+          * (targets[:, None] > targets[None, :]))                  # [B, B], i ranked above j
+  margins = scores[:, None] - scores[None, :]
+  return jnp.sum(pair * jax.nn.softplus(-margins)), jnp.sum(pair)
+
+
+def _dense_transform(optimizer: str) -> optax.GradientTransformation:
+  # The learning rate is applied outside, so that it stays a traced argument.
+  if optimizer == "sgd":
+    return optax.identity()
+  if optimizer == "adagrad":
+    return optax.scale_by_rss(sparse_update.ADAGRAD_INITIAL_ACCUMULATOR, sparse_update.ADAGRAD_EPS)
+  return optax.scale_by_adam(sparse_update.ADAM_B1, sparse_update.ADAM_B2, sparse_update.ADAM_EPS)
+
+
+def init_state(spec: StepSpec, params):
+  """Returns the optimizer state of `params` for the path and optimizer of `spec`."""
+  if spec.row_sparse:
+    return sparse_update.init_state(spec.optimizer, params)
+  return _dense_transform(spec.optimizer).init(params)
+
+
+def _step(spec: StepSpec, params, state, step, batch, hyper):
+  """One update on `batch` (dict of [B, ...] arrays); returns (params, state, (sum, count))."""
+  def loss_of_rows(bias, rows):
+    scores = models.apply_rows(spec.model, bias, rows, batch["values"])
+    total, count = _loss_sum(spec.loss, scores, batch["targets"], batch["weights"],
+                             batch["groups"])
+    return total / jnp.maximum(count, 1.0), (total, count)
+
+  if spec.row_sparse:
+    return sparse_update.sparse_step(spec.optimizer, params, state, step, batch["feature_ids"],
+                                     loss_of_rows, hyper["learning_rate"], hyper["l2"])
+
+  def loss_of_params(p):
+    mean, aux = loss_of_rows(p["bias"], models.gather_rows(p, batch["feature_ids"]))
+    penalty = sum(jnp.sum(jnp.square(p[name])) for name in models.ROW_TABLES if name in p)
+    return mean + 0.5 * hyper["l2"] * penalty, aux
+
+  grads, aux = jax.grad(loss_of_params, has_aux=True)(params)
+  updates, state = _dense_transform(spec.optimizer).update(grads, state, params)
+  params = jax.tree.map(lambda p, u: p - hyper["learning_rate"] * u, params, updates)
+  return params, state, aux
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def train_epoch(spec: StepSpec, params, state, step, data, hyper, order):
+  """One pass over the batches `order` [num_batches, B]; returns (params, state, step, loss)."""
+  TRACES["train_epoch"] += 1
+
+  def body(carry, rows):
+    params, state, step = carry
+    batch = {name: value[rows] for name, value in data.items()}
+    params, state, (total, count) = _step(spec, params, state, step, batch, hyper)
+    return (params, state, step + 1), (total, count)
+
+  (params, state, step), (totals, counts) = jax.lax.scan(
+      body, (params, state, step), order)
+  return params, state, step, jnp.sum(totals) / jnp.maximum(jnp.sum(counts), 1.0)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def eval_loss(spec: StepSpec, params, data):
+  """Mean loss over `data` in stored order (groups contiguous), batch by batch."""
+  TRACES["eval_loss"] += 1
+
+  def body(_, batch):
+    scores = models.apply(spec.model, params, batch["feature_ids"], batch["values"])
+    return None, _loss_sum(spec.loss, scores, batch["targets"], batch["weights"], batch["groups"])
+
+  batches = jax.tree.map(lambda a: a.reshape(-1, spec.batch_size, *a.shape[1:]), data)
+  _, (totals, counts) = jax.lax.scan(body, None, batches)
+  return jnp.sum(totals) / jnp.maximum(jnp.sum(counts), 1.0)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def apply(model: str, params, feature_ids, values):
+  """Jitted `models.apply`: float32 [B] scores of feature_ids int32 [B, F], values [B, F]."""
+  TRACES["predict"] += 1
+  return models.apply(model, params, feature_ids, values)
