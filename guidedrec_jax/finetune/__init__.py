@@ -1,0 +1,20 @@
+"""Fine-tuning (torch): one job (`train`), resumable HPO sweeps (`sweep`) run by an executor
+(`executors`), the jobs log and the history table derived from it (`history_writer`).
+Never imports JAX."""
+
+from guidedrec_jax.finetune.executors import Executor, ProcessExecutor, SequentialExecutor
+from guidedrec_jax.finetune.history_writer import (HISTORY_COLUMNS, JobsLog, best_rows,
+                                                   history_from_log, write_history)
+from guidedrec_jax.finetune.sweep import (JobSpec, ModelInfo, SweepContext, SweepSummary,
+                                          hpo_grid, run_job, run_sweep, split_train_val,
+                                          zoo_model_info)
+from guidedrec_jax.finetune.train import (FinetuneResult, HyperParams, InputSpec,
+                                          default_device, finetune)
+
+__all__ = [
+    "Executor", "ProcessExecutor", "SequentialExecutor",
+    "HISTORY_COLUMNS", "JobsLog", "best_rows", "history_from_log", "write_history",
+    "JobSpec", "ModelInfo", "SweepContext", "SweepSummary", "hpo_grid", "run_job", "run_sweep",
+    "split_train_val", "zoo_model_info",
+    "FinetuneResult", "HyperParams", "InputSpec", "default_device", "finetune",
+]

@@ -1,0 +1,240 @@
+"""One fine-tuning job: a model, train/val image splits, hyper-parameters and a seed.
+
+The input pipeline is plain torch on preprocessed tensors (no DataLoader workers): images are
+resized once to the model's input size and kept as uint8 on the device; each batch is
+augmented (optional), normalised with the model's mean/std and fed to the model. Shuffling and
+augmentation draw from one `torch.Generator` seeded by the job, so a CPU run is reproducible
+bit for bit given the seed (the caller seeds the head's initialisation, see `sweep.run_job`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from guidedrec_jax import io
+from guidedrec_jax.data.base import ImageDataset
+
+OPTIMIZERS = ("sgd", "adamw")
+# Rows resized at once: bounds the float32 temporary at 224 px to ~150 MB.
+_RESIZE_CHUNK = 256
+_EVAL_BATCH = 256
+
+
+@dataclasses.dataclass(frozen=True)
+class HyperParams:
+  """Hyper-parameters of one fine-tuning job (cosine schedule from `lr` to 0, no warm-up).
+
+  Attributes:
+    lr: peak learning rate, > 0.
+    weight_decay: decoupled for AdamW, L2 for SGD; >= 0.
+    epochs: passes over the training split, >= 1.
+    batch_size: training batch size, >= 2 (batch norm needs two samples).
+    optimizer: "sgd" (momentum 0.9, the paper's fine-tuning setup) or "adamw".
+    augment: random horizontal flip and a random crop after padding by 1/8 of the side.
+  """
+  lr: float
+  weight_decay: float = 0.0
+  epochs: int = 1
+  batch_size: int = 64
+  optimizer: str = "sgd"
+  augment: bool = False
+
+  def __post_init__(self):
+    if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+      raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
+    if not (isinstance(self.weight_decay, (int, float)) and math.isfinite(self.weight_decay)
+            and self.weight_decay >= 0):
+      raise ValueError(f"weight_decay must be a finite number >= 0, got {self.weight_decay!r}")
+    if not isinstance(self.epochs, int) or self.epochs < 1:
+      raise ValueError(f"epochs must be an int >= 1, got {self.epochs!r}")
+    if not isinstance(self.batch_size, int) or self.batch_size < 2:
+      raise ValueError(f"batch_size must be an int >= 2, got {self.batch_size!r}")
+    if self.optimizer not in OPTIMIZERS:
+      raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class InputSpec:
+  """What a model expects as input: square side in pixels and per-channel RGB mean/std."""
+  input_size: int
+  mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+  std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+  def __post_init__(self):
+    if not isinstance(self.input_size, int) or self.input_size < 8:
+      raise ValueError(f"input_size must be an int >= 8, got {self.input_size!r}")
+    if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
+      raise ValueError(f"mean and std must hold 3 values (std > 0), got {self.mean}, {self.std}")
+
+
+@dataclasses.dataclass(frozen=True)
+class FinetuneResult:
+  """What one job produced.
+
+  Attributes:
+    top1: best validation top-1 accuracy over the epochs, in percent (0-100).
+    best_epoch: the epoch (1-based) that reached `top1`; 0 if training diverged in epoch 1.
+    final_train_loss: mean training loss of the last epoch run (NaN if it diverged).
+    wall_s: seconds from the start of preprocessing to the end of the last evaluation.
+    device: "cpu" or "cuda:0", ...
+    val_top1_per_epoch: validation top-1 after each completed epoch.
+    diverged: the loss became non-finite; training stopped there.
+  """
+  top1: float
+  best_epoch: int
+  final_train_loss: float
+  wall_s: float
+  device: str
+  val_top1_per_epoch: tuple[float, ...]
+  diverged: bool = False
+
+
+def default_device() -> torch.device:
+  """Returns the first CUDA device when one is available, else the CPU."""
+  return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
+
+
+def preprocess(dataset: ImageDataset, size: int, device: torch.device) -> torch.Tensor:
+  """Returns the images as uint8 [N, 3, size, size] on `device` (grey -> 3 channels).
+
+  Raises:
+    ValueError: the images are not uint8 [N, H, W, 1 or 3].
+  """
+  out = torch.empty((len(dataset), 3, size, size), dtype=torch.uint8)
+  for start in range(0, len(dataset), _RESIZE_CHUNK):
+    rows = np.arange(start, min(start + _RESIZE_CHUNK, len(dataset)))
+    chunk = np.asarray(dataset.images[rows])
+    if chunk.dtype != np.uint8 or chunk.ndim != 4 or chunk.shape[-1] not in (1, 3):
+      raise ValueError(f"dataset {dataset.name!r} images must be uint8 [N, H, W, 1|3], got "
+                       f"{chunk.dtype} {chunk.shape}")
+    x = torch.from_numpy(chunk).permute(0, 3, 1, 2).float()
+    if x.shape[-2:] != (size, size):
+      x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True,
+                        align_corners=False)
+    out[start:start + len(rows)] = x.round().clamp(0, 255).expand(-1, 3, -1, -1).to(torch.uint8)
+  return out.to(device)
+
+
+def _normalise(x: torch.Tensor, spec: InputSpec) -> torch.Tensor:
+  mean = torch.tensor(spec.mean, device=x.device).view(1, 3, 1, 1) * 255
+  std = torch.tensor(spec.std, device=x.device).view(1, 3, 1, 1) * 255
+  return (x.float() - mean) / std
+
+
+def _augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+  """Random horizontal flip, then a random crop of the reflect-padded batch (per sample)."""
+  n, _, h, w = x.shape
+  flip = torch.rand(n, generator=generator) < 0.5
+  x = torch.where(flip.to(x.device).view(n, 1, 1, 1), x.flip(3), x)
+  pad = max(1, h // 8)
+  padded = F.pad(x.float(), (pad, pad, pad, pad), mode="reflect")
+  offsets = torch.randint(0, 2 * pad + 1, (n, 2), generator=generator).tolist()
+  return torch.stack([padded[i, :, dy:dy + h, dx:dx + w] for i, (dy, dx) in enumerate(offsets)])
+
+
+def _optimizer(model: torch.nn.Module, hparams: HyperParams) -> torch.optim.Optimizer:
+  if hparams.optimizer == "sgd":
+    return torch.optim.SGD(model.parameters(), lr=hparams.lr, momentum=0.9,
+                           weight_decay=hparams.weight_decay)
+  return torch.optim.AdamW(model.parameters(), lr=hparams.lr, weight_decay=hparams.weight_decay)
+
+
+@torch.no_grad()
+def evaluate_top1(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
+                  spec: InputSpec) -> float:
+  """Returns the top-1 accuracy (percent) of `model` on preprocessed uint8 `images`."""
+  model.eval()
+  correct = 0
+  for start in range(0, len(labels), _EVAL_BATCH):
+    logits = model(_normalise(images[start:start + _EVAL_BATCH], spec))
+    correct += int((logits.argmax(1) == labels[start:start + _EVAL_BATCH]).sum())
+  return 100.0 * correct / len(labels)
+
+
+def finetune(model: torch.nn.Module, train: ImageDataset, val: ImageDataset,
+             hparams: HyperParams, spec: InputSpec, seed: int,
+             device: str | torch.device | None = None,
+             save_path: str | os.PathLike | None = None) -> FinetuneResult:
+  """Fine-tunes `model` (all layers) on `train`, keeping the best epoch on `val`.
+
+  Args:
+    model: a classifier whose output has `train.num_classes` logits.
+    train: the training split.
+    val: the held-out validation split (same classes).
+    hparams: learning rate, weight decay, epochs, batch size, optimizer, augmentation.
+    spec: the model's input size and normalisation.
+    seed: seeds shuffling and augmentation.
+    device: where to train; the first CUDA device if available when None.
+    save_path: if given, the `state_dict` of the best epoch is written there atomically
+      (`torch.save`), e.g. to turn a small architecture trained on a source task into a zoo
+      model.
+
+  Returns:
+    A `FinetuneResult`.
+
+  Raises:
+    ValueError: empty splits, differing class sets, labels out of range, image and label
+      counts that differ, or images that are not uint8 [N, H, W, 1|3].
+  """
+  if len(train) < 2 or len(val) < 1:
+    raise ValueError(f"train needs >= 2 images and val >= 1, got {len(train)} and {len(val)}")
+  if train.num_classes != val.num_classes:
+    raise ValueError(f"train has {train.num_classes} classes but val has {val.num_classes}")
+  for split in (train, val):
+    if len(split.images) != len(split):
+      raise ValueError(f"{split.split} has {len(split.images)} images but {len(split)} labels")
+    if split.labels.min() < 0 or split.labels.max() >= split.num_classes:
+      raise ValueError(f"{split.split} labels must lie in 0..{split.num_classes - 1}")
+  device = torch.device(device) if device is not None else default_device()
+  start_time = time.perf_counter()
+  generator = torch.Generator().manual_seed(seed)
+  x_train = preprocess(train, spec.input_size, device)
+  x_val = preprocess(val, spec.input_size, device)
+  y_train = torch.from_numpy(np.asarray(train.labels, np.int64)).to(device)
+  y_val = torch.from_numpy(np.asarray(val.labels, np.int64)).to(device)
+  model = model.to(device)
+  optimizer = _optimizer(model, hparams)
+  # A batch of one breaks batch norm in training mode, so a remainder of one is dropped.
+  steps_per_epoch = max(1, math.ceil(len(train) / hparams.batch_size)
+                        - (len(train) % hparams.batch_size == 1))
+  schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps_per_epoch * hparams.epochs)
+  history, best_state, loss_mean, diverged = [], None, float("nan"), False
+  for _ in range(hparams.epochs):
+    model.train()
+    order = torch.randperm(len(train), generator=generator).to(device)
+    losses = []
+    for step in range(steps_per_epoch):
+      rows = order[step * hparams.batch_size:(step + 1) * hparams.batch_size]
+      x = _augment(x_train[rows], generator) if hparams.augment else x_train[rows]
+      loss = F.cross_entropy(model(_normalise(x, spec)), y_train[rows])
+      if not torch.isfinite(loss):
+        diverged = True
+        break
+      optimizer.zero_grad(set_to_none=True)
+      loss.backward()
+      optimizer.step()
+      schedule.step()
+      losses.append(loss.detach())
+    loss_mean = float("nan") if diverged else float(torch.stack(losses).mean())
+    if diverged:
+      break
+    top1 = evaluate_top1(model, x_val, y_val, spec)
+    # Strictly better only: ties keep the earlier epoch, as `best_epoch` (argmax) does.
+    if save_path is not None and top1 > max(history, default=-1.0):
+      best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+    history.append(top1)
+  if save_path is not None and best_state is not None:
+    with io.atomic_path(save_path) as tmp:
+      torch.save(best_state, tmp)
+  best_epoch = int(np.argmax(history)) + 1 if history else 0
+  return FinetuneResult(
+      top1=max(history, default=0.0), best_epoch=best_epoch, final_train_loss=loss_mean,
+      wall_s=time.perf_counter() - start_time, device=str(device),
+      val_top1_per_epoch=tuple(history), diverged=diverged)
