@@ -1,0 +1,198 @@
+"""One evaluation run: config -> history -> methods -> protocol -> tables and plots in workdir.
+
+Writes to `workdir`:
+  config.json           the config as run
+  metrics.jsonl         one record per (method, repeat, dataset), then one per method summary
+  per_dataset.{csv,md}  metrics per (method, repeat, dataset)
+  summary.{csv,md}      per method: mean over datasets, then mean ± std over repeats
+  per_dataset_<metric>.png, per_dataset_regret.png   the paper's Fig. 4
+  latent_covariance.png  FM latent inner products of dataset IDs and scalar features (Fig. 5),
+                         from the last FM fit of the protocol (if the run has an FM)
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import time
+
+import ml_collections
+import pandas as pd
+
+from guidedrec_jax import io
+from guidedrec_jax.history import parc, schema, timm
+from guidedrec_jax.recommender import metrics, plots, protocols
+from guidedrec_jax.recommender import train as train_lib
+
+PROTOCOLS = ("setting1", "setting2", "setting3")
+SOURCES = ("timm", "parc", "csv")
+
+
+def default_config() -> ml_collections.ConfigDict:
+  """Every key `evaluate` reads, with defaults; configs/setting*.py override them."""
+  config = ml_collections.ConfigDict()
+  config.seed = 0
+  config.protocol = "setting1"
+  config.history = ml_collections.ConfigDict(dict(
+      source="timm",                 # timm | parc | csv
+      snapshot="2022-07-27",         # timm: 2022-07-27 | latest
+      datasets=(),                   # timm / csv: datasets to load; () = all
+      pretrain_domains=("in1k", "in21k"),  # timm: keep these tags/domains; () = all
+      parc_oracles="all",            # parc: all | controlled
+      exclude_targets=("voc2007",),  # parc: targets left out (see history/parc.py)
+      path="",                       # csv: a history CSV (history/schema.py)
+      scores_path="",                # long-form MS scores CSV to join; "" = none
+      scores=(),                     # scores to join; () = all in scores_path
+      difficulty_score="",           # dataset difficulty = this score (from scores_path) ...
+      difficulty_model="",           # ... of this fixed model; "" = no difficulty column
+  ))
+  config.setting1 = ml_collections.ConfigDict(dict(dataset="imagenet", repeats=10,
+                                                   test_fraction=0.2))
+  config.setting2 = ml_collections.ConfigDict(dict(train_datasets=("imagenet",),
+                                                   test_datasets=("imagenetv2",),
+                                                   training_seeds=1))
+  config.setting3 = ml_collections.ConfigDict(dict(datasets=(),  # () = every dataset
+                                                   training_seeds=1))
+  config.baselines = ("params_m", "gmacs")  # history columns ranked as they are
+  config.history_mean_baseline = False      # add protocols.HistoryMeanBaseline
+  config.target = "raw"               # raw | dataset_z (protocols.standardize_within_datasets)
+  config.ridge_field_sets = ("d,m",)  # field-set specs (features.resolve_fields) or label=spec
+  config.ridge_l2 = 1.0
+  config.models = ("lr", "fm", "ffm")
+  config.field_sets = ("d,m",)        # as ridge_field_sets, for each of `models`
+  defaults = train_lib.TrainConfig()._asdict()
+  config.train = ml_collections.ConfigDict(
+      {k: v for k, v in defaults.items() if k not in ("model", "seed")})
+  config.train_overrides = ml_collections.ConfigDict()  # per model: {"lr": {...}}
+  config.plots = ml_collections.ConfigDict(dict(metric="pearson"))
+  return config
+
+
+def load_configured_history(cfg: ml_collections.ConfigDict) -> pd.DataFrame:
+  """The history table a config's `history` block names, with MS scores joined if given."""
+  if cfg.source == "timm":
+    history = timm.load_timm(cfg.snapshot, tuple(cfg.datasets) or None,
+                             tuple(cfg.pretrain_domains) or None)
+  elif cfg.source == "parc":
+    history = parc.load_parc(cfg.parc_oracles, tuple(cfg.exclude_targets))
+  elif cfg.source == "csv":
+    if not cfg.path:
+      raise ValueError("history.path must name a history CSV when history.source is 'csv'")
+    history = schema.load_history(cfg.path)
+    if cfg.datasets:
+      history = history[history["dataset"].isin(cfg.datasets)].reset_index(drop=True)
+  else:
+    raise ValueError(f"history.source must be one of {SOURCES}, got {cfg.source!r}")
+  if bool(cfg.difficulty_score) != bool(cfg.difficulty_model):
+    raise ValueError("history.difficulty_score and history.difficulty_model go together")
+  if cfg.scores_path:
+    scores = schema.load_scores(cfg.scores_path)
+    history = schema.join_scores(history, scores, tuple(cfg.scores) or None)
+    if cfg.difficulty_score:
+      history = schema.add_difficulty(history, scores, cfg.difficulty_score, cfg.difficulty_model)
+  elif cfg.difficulty_score:
+    raise ValueError("history.difficulty_score needs history.scores_path")
+  return history
+
+
+def build_methods(config: ml_collections.ConfigDict, history: pd.DataFrame,
+                  seed: int | None = None) -> list[protocols.Method]:
+  """Baselines (heuristic columns, each joined MS score, the history mean), ridge, then
+  LR/FM/FFM per field set, trained with `seed` (`config.seed` when None)."""
+  seed = config.seed if seed is None else seed
+  methods: list[protocols.Method] = []
+  for column in config.baselines:
+    if column not in history.columns:
+      raise ValueError(f"baselines: the history has no column {column!r}")
+    methods.append(protocols.ColumnBaseline(column, column))
+  for column in schema.score_columns(history):
+    methods.append(protocols.ColumnBaseline("S_" + column[len(schema.SCORE_PREFIX):], column))
+  if config.history_mean_baseline:
+    methods.append(protocols.HistoryMeanBaseline())
+  for label, fields in map(_label_and_spec, config.ridge_field_sets):
+    methods.append(protocols.RidgeMethod(f"ridge ({label})", fields, config.ridge_l2,
+                                         config.target))
+  base = config.train.to_dict()
+  for model in config.models:
+    overrides = config.train_overrides.get(model, ml_collections.ConfigDict()).to_dict()
+    unknown = sorted(set(overrides) - set(train_lib.TrainConfig._fields))
+    if unknown:
+      raise ValueError(f"train_overrides.{model} has unknown keys {unknown}")
+    train_config = train_lib.check_config(train_lib.TrainConfig(
+        **{**base, **overrides, "model": model, "seed": seed}))
+    for label, fields in map(_label_and_spec, config.field_sets):
+      methods.append(protocols.RecommenderMethod(f"{model.upper()} ({label})", fields,
+                                                 train_config, config.target))
+  return methods
+
+
+def _label_and_spec(entry: str) -> tuple[str, str]:
+  """`"label=spec"` names a long field set in tables; a bare spec is its own label."""
+  label, eq, spec = entry.partition("=")
+  return (label.strip(), spec) if eq else (entry, entry)
+
+
+def _check_protocol(config: ml_collections.ConfigDict) -> None:
+  if config.protocol not in PROTOCOLS:
+    raise ValueError(f"protocol must be one of {PROTOCOLS}, got {config.protocol!r}")
+  if config.plots.metric not in metrics.METRICS:
+    raise ValueError(f"plots.metric must be one of {metrics.METRICS}, got {config.plots.metric!r}")
+
+
+def run_protocol(config: ml_collections.ConfigDict, history: pd.DataFrame
+                 ) -> tuple[pd.DataFrame, list[protocols.Method]]:
+  """Runs `config.protocol`; returns its per-(method, repeat, dataset) results and methods.
+
+  Setting 1 repeats over model splits; settings 2 and 3 have one split and repeat over
+  `training_seeds` seeds of the learned methods instead (baselines simply repeat).
+  """
+  _check_protocol(config)
+  if config.protocol == "setting1":
+    cfg = config.setting1
+    methods = build_methods(config, history, config.seed)
+    return protocols.setting1(history, cfg.dataset, methods, cfg.repeats, cfg.test_fraction,
+                              config.seed), methods
+  cfg = config[config.protocol]
+  if cfg.training_seeds < 1:
+    raise ValueError(f"{config.protocol}.training_seeds must be >= 1, got {cfg.training_seeds}")
+  tables = []
+  for repeat in range(cfg.training_seeds):
+    methods = build_methods(config, history, config.seed + repeat)
+    if config.protocol == "setting2":
+      table = protocols.setting2(history, cfg.train_datasets, cfg.test_datasets, methods)
+    else:
+      table = protocols.setting3(history, methods, tuple(cfg.datasets) or None)
+    tables.append(table.assign(repeat=repeat))
+  return pd.concat(tables, ignore_index=True), methods
+
+
+def evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> pd.DataFrame:
+  """Runs the evaluation a config describes and writes its outputs; returns the summary."""
+  _check_protocol(config)
+  workdir = pathlib.Path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  io.write_config(workdir, config)
+  writer = io.MetricsWriter(workdir)
+  start = time.perf_counter()
+  history = load_configured_history(config.history)
+  writer.write(event="history", **schema.summarize(history))
+  results, methods = run_protocol(config, history)
+  for record in results.to_dict("records"):
+    writer.write(event="dataset", **record)
+  summary = protocols.summarize(results)
+  for record in summary.to_dict("records"):
+    writer.write(event="summary", **record)
+  writer.write(event="done", seconds=time.perf_counter() - start)
+  io.write_table(workdir, "per_dataset", results.to_dict("records"))
+  io.write_table(workdir, "summary", summary.to_dict("records"))
+  title = f"{config.protocol}: {config.history.source}"
+  for metric in dict.fromkeys((config.plots.metric, "regret")):
+    plots.plot_per_dataset(results, metric, workdir / f"per_dataset_{metric}.png", title)
+  latent = [m for m in methods if isinstance(m, protocols.RecommenderMethod)
+            and m.config.model == "fm" and m.last_fit is not None]
+  if latent:
+    encoder, fit = latent[0].last_fit
+    vectors, names = plots.latent_rows(encoder, fit.params["v"])
+    plots.plot_latent_covariance(vectors, names, workdir / "latent_covariance.png",
+                                 f"{latent[0].name}: <v_i, v_j>")
+  return summary

@@ -1,0 +1,227 @@
+"""History rows -> `EncodedPairs`: the fields of a (dataset, model) pair and their encoding.
+
+A field is one column of `EncodedPairs` and has one of three kinds:
+
+* `categorical`: one-hot; the feature id of the row's category, value 1. Categories are those
+  of the training split plus one shared "unknown" id per field, valued 0: an unseen model or
+  dataset is predicted from its other fields alone. (Valued 1, the unknown id's parameters —
+  never trained, since no training row has it — would add their random initial latent
+  vectors to every interaction of the row.)
+* `numeric`: one feature id; the value is the column (log-transformed where marked) minus the
+  training mean over the training standard deviation. Missing values become 0, the mean. A
+  column constant over the training rows (one training dataset's `num_classes`) is 0
+  everywhere, for the same reason: nothing was learned about it.
+* `cross`: a categorical column times a numeric one (`family x log params`): the feature id of
+  the category, valued with the standardised numeric column. It gives a linear model one
+  slope per category, the interaction an FM learns from its latent vectors.
+
+Each field belongs to a group of the paper's Fig. 5: `d` (dataset), `m` (model), `S`
+(model-selection scores). Field sets are written as the paper's tables do: `d,m` or
+`d,m,S_logme`; a token may also name a single field (`source_data`) or `S` (every score).
+Statistics are fitted on the training split only (`FeatureEncoder.fit`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from guidedrec_jax.history import schema
+from guidedrec_jax.recommender.pairs import EncodedPairs
+
+KINDS = ("categorical", "numeric", "cross")
+UNKNOWN = "<unknown>"
+
+
+@dataclasses.dataclass(frozen=True)
+class Field:
+  """One encoded column: `column` (and `numeric_column` for crosses) of the history table."""
+  name: str
+  column: str
+  kind: str
+  group: str
+  log: bool = False
+  numeric_column: str | None = None
+
+
+FIELDS = {f.name: f for f in (
+    Field("dataset_id", "dataset", "categorical", "d"),
+    Field("num_train", "num_train", "numeric", "d", log=True),
+    Field("num_classes", "num_classes", "numeric", "d", log=True),
+    Field("difficulty", "difficulty", "numeric", "d"),
+    Field("model_id", "model", "categorical", "m"),
+    Field("family", "family", "categorical", "m"),
+    Field("pretrain_domain", "pretrain_domain", "categorical", "m"),
+    Field("input_size", "input_size", "numeric", "m", log=True),
+    Field("params", "params_m", "numeric", "m", log=True),
+    Field("gmacs", "gmacs", "numeric", "m", log=True),
+    # Optional model fields of some histories (PARC).
+    Field("source_data", "source_data", "categorical", "m"),
+    Field("source_images", "source_images", "numeric", "m", log=True),
+    Field("layers", "layers", "numeric", "m", log=True),
+    Field("arch_imagenet_top1", "arch_imagenet_top1", "numeric", "m"),
+    # Interactions for linear models.
+    Field("family_x_params", "family", "cross", "m", log=True, numeric_column="params_m"),
+    Field("family_x_gmacs", "family", "cross", "m", log=True, numeric_column="gmacs"),
+    Field("family_x_input_size", "family", "cross", "m", log=True, numeric_column="input_size"),
+    Field("domain_x_params", "pretrain_domain", "cross", "m", log=True, numeric_column="params_m"),
+)}
+# The `d` and `m` tokens: the paper's meta features, where the history has the column.
+GROUP_FIELDS = {
+    "d": ("dataset_id", "num_train", "num_classes", "difficulty"),
+    "m": ("model_id", "family", "pretrain_domain", "input_size", "params", "gmacs"),
+}
+
+
+def score_field(score: str) -> Field:
+  """The numeric field `S_<score>` reading the joined column `ms_<score>`."""
+  return Field(f"S_{score}", schema.SCORE_PREFIX + score, "numeric", "S")
+
+
+def resolve_fields(spec: str, columns: list[str] | pd.Index) -> tuple[Field, ...]:
+  """Turns a field-set spec such as `d,m,S_logme` into fields.
+
+  Args:
+    spec: comma-separated tokens: `d`, `m` (their fields whose columns exist), `S` (every
+      `ms_*` column), `S_<score>`, or a name from `FIELDS`.
+    columns: the history table's columns.
+
+  Raises:
+    ValueError: an unknown token, or a named field whose column the history lacks.
+  """
+  columns = list(columns)
+  tokens = [t.strip() for t in spec.split(",") if t.strip()]
+  if not tokens:
+    raise ValueError(f"spec must name at least one field, got {spec!r}")
+  fields: list[Field] = []
+  for token in tokens:
+    if token in GROUP_FIELDS:
+      chosen = [FIELDS[n] for n in GROUP_FIELDS[token] if FIELDS[n].column in columns]
+    elif token == "S":
+      chosen = [score_field(c[len(schema.SCORE_PREFIX):]) for c in schema.score_columns(columns)]
+    elif token.startswith("S_"):
+      chosen = [score_field(token[2:])]
+    elif token in FIELDS:
+      chosen = [FIELDS[token]]
+    else:
+      raise ValueError(f"spec token {token!r} is not d, m, S, S_<score> or one of {sorted(FIELDS)}")
+    for field in chosen:
+      for column in (field.column, field.numeric_column):
+        if column is not None and column not in columns:
+          raise ValueError(f"spec token {token!r}: the history has no column {column!r}")
+    fields += [f for f in chosen if f not in fields]
+  return tuple(fields)
+
+
+def _numeric(frame: pd.DataFrame, column: str, log: bool) -> np.ndarray:
+  values = pd.to_numeric(frame[column], errors="coerce").to_numpy(np.float64)
+  if log:
+    # Non-positive counts carry no usable size: treat them as missing (imputed below).
+    values = np.log(np.where(values > 0, values, np.nan))
+  return values
+
+
+class FeatureEncoder:
+  """Encodes history rows; category lists and numeric statistics come from `fit`'s rows."""
+
+  def __init__(self, fields: tuple[Field, ...]):
+    if not fields:
+      raise ValueError("fields must not be empty")
+    bad = [f.name for f in fields if f.kind not in KINDS
+           or (f.kind == "cross") != (f.numeric_column is not None)]
+    if bad:
+      raise ValueError(f"fields {bad} need a kind in {KINDS} and a numeric_column iff 'cross'")
+    self.fields = tuple(fields)
+    self.categories: dict[str, list[str]] = {}
+    self.stats: dict[str, tuple[float, float]] = {}
+    self.offsets: list[int] = []
+    self.num_features = 0
+
+  def fit(self, frame: pd.DataFrame) -> "FeatureEncoder":
+    """Learns categories and (mean, std) of numeric columns from the training rows `frame`."""
+    if frame.empty:
+      raise ValueError("frame must hold at least one training row")
+    self._check_columns(frame)
+    self.offsets, offset = [], 0
+    for field in self.fields:
+      self.offsets.append(offset)
+      if field.kind != "numeric":
+        self.categories[field.name] = sorted(frame[field.column].astype(str).unique()) + [UNKNOWN]
+        offset += len(self.categories[field.name])
+      else:
+        offset += 1
+      if field.kind != "categorical":
+        values = _numeric(frame, field.numeric_column or field.column, field.log)
+        mean = float(np.nanmean(values)) if np.isfinite(values).any() else 0.0
+        std = float(np.nanstd(values)) if np.isfinite(values).sum() > 1 else 0.0
+        # std = inf turns a constant column into zeros (see the module docstring).
+        self.stats[field.name] = (mean, std if std > 1e-12 else float("inf"))
+    self.num_features = offset
+    return self
+
+  def transform(self, frame: pd.DataFrame) -> EncodedPairs:
+    """Encodes rows of a history table.
+
+    Targets are `top1` (0 where the column is absent); groups number the datasets of `frame`
+    in sorted order.
+    """
+    if not self.offsets:
+      raise ValueError("FeatureEncoder.transform called before fit")
+    self._check_columns(frame)
+    rows = len(frame)
+    ids = np.zeros((rows, len(self.fields)), np.int32)
+    values = np.ones((rows, len(self.fields)), np.float32)
+    for j, field in enumerate(self.fields):
+      if field.kind != "numeric":
+        lookup = {c: i for i, c in enumerate(self.categories[field.name])}
+        unknown = len(lookup) - 1
+        codes = frame[field.column].astype(str).map(lambda c: lookup.get(c, unknown)).to_numpy()
+        ids[:, j] = self.offsets[j] + codes.astype(np.int32)
+        values[:, j] = (codes != unknown).astype(np.float32)
+      else:
+        ids[:, j] = self.offsets[j]
+      if field.kind != "categorical":
+        mean, std = self.stats[field.name]
+        scaled = (_numeric(frame, field.numeric_column or field.column, field.log) - mean) / std
+        scaled = np.nan_to_num(scaled, nan=0.0)
+        values[:, j] = scaled if field.kind == "numeric" else values[:, j] * scaled
+    # Rows to recommend from have no accuracy yet: their targets are 0 and unused.
+    targets = (frame[schema.TARGET_COLUMN].to_numpy(np.float32)
+               if schema.TARGET_COLUMN in frame.columns else np.zeros(rows, np.float32))
+    groups = pd.factorize(frame["dataset"], sort=True)[0].astype(np.int32)
+    return EncodedPairs(ids, values, targets, groups, tuple(f.name for f in self.fields),
+                        self.num_features).validate()
+
+  def _check_columns(self, frame: pd.DataFrame) -> None:
+    needed = {"dataset"} | {c for f in self.fields for c in (f.column, f.numeric_column) if c}
+    missing = sorted(needed - set(frame.columns))
+    if missing:
+      raise ValueError(f"frame is missing columns {missing}")
+
+  def fit_transform(self, frame: pd.DataFrame) -> EncodedPairs:
+    return self.fit(frame).transform(frame)
+
+  def feature_names(self) -> list[str]:
+    """Names of the feature ids in order: `field=category`, or the field name if numeric."""
+    if not self.offsets:
+      raise ValueError("FeatureEncoder.feature_names called before fit")
+    names: list[str] = []
+    for field in self.fields:
+      if field.kind == "numeric":
+        names.append(field.name)
+      else:
+        names += [f"{field.name}={c}" for c in self.categories[field.name]]
+    return names
+
+  def feature_ids(self, field_name: str) -> np.ndarray:
+    """The feature ids of one field (categories, unknown last; or the single numeric id)."""
+    names = [f.name for f in self.fields]
+    if field_name not in names:
+      raise ValueError(f"field_name {field_name!r} is not one of {names}")
+    if not self.offsets:
+      raise ValueError("FeatureEncoder.feature_ids called before fit")
+    j = names.index(field_name)
+    end = self.offsets[j + 1] if j + 1 < len(self.offsets) else self.num_features
+    return np.arange(self.offsets[j], end)

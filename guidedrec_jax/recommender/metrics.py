@@ -1,0 +1,90 @@
+"""How well predicted accuracies rank models, per dataset and averaged over datasets.
+
+Per dataset (the models of one target dataset): Pearson's r, Spearman's rho and Kendall's
+tau-b between predicted and true accuracy, and the top-1 regret — the true accuracy of the
+best model minus that of the recommended (highest-predicted) one, in accuracy points.
+
+Conventions, chosen so that every method gets a number on every dataset:
+
+* fewer than `MIN_MODELS` (3) models: the three correlations are NaN (two points always
+  correlate perfectly) and the dataset is left out of their means; the regret is still
+  defined and averaged. `num_datasets` in the summary counts the datasets each mean uses.
+* constant predictions (or constant truth) on a dataset with enough models: correlations are
+  0 — the method says nothing about the order — not NaN, so a degenerate method cannot drop
+  out of the mean.
+* ties in the prediction at the top: the regret is the mean over the tied models (the
+  expected regret of picking one of them at random).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+MIN_MODELS = 3
+CORRELATIONS = ("pearson", "spearman", "kendall")
+METRICS = CORRELATIONS + ("regret",)
+
+
+def top1_regret(predicted: np.ndarray, true: np.ndarray) -> float:
+  """True accuracy of the best model minus the mean true accuracy of the top-predicted ones."""
+  predicted, true = _check(predicted, true)
+  if len(true) == 0:
+    raise ValueError("predicted must hold at least one model")
+  chosen = predicted == np.max(predicted)
+  return float(np.max(true) - np.mean(true[chosen]))
+
+
+def _check(predicted, true) -> tuple[np.ndarray, np.ndarray]:
+  predicted = np.asarray(predicted, np.float64).reshape(-1)
+  true = np.asarray(true, np.float64).reshape(-1)
+  if predicted.shape != true.shape:
+    raise ValueError(f"predicted and true must have the same length, got {predicted.shape} "
+                     f"and {true.shape}")
+  if not (np.all(np.isfinite(predicted)) and np.all(np.isfinite(true))):
+    raise ValueError("predicted and true must be finite")
+  return predicted, true
+
+
+def dataset_metrics(predicted: np.ndarray, true: np.ndarray) -> dict[str, float]:
+  """All metrics of one dataset's models (see the module docstring for the conventions)."""
+  predicted, true = _check(predicted, true)
+  out = {"num_models": len(true), "regret": top1_regret(predicted, true)}
+  if len(true) < MIN_MODELS:
+    return out | {name: float("nan") for name in CORRELATIONS}
+  if np.ptp(predicted) == 0 or np.ptp(true) == 0:
+    return out | {name: 0.0 for name in CORRELATIONS}
+  out["pearson"] = float(stats.pearsonr(predicted, true)[0])
+  out["spearman"] = float(stats.spearmanr(predicted, true)[0])
+  out["kendall"] = float(stats.kendalltau(predicted, true)[0])
+  return out
+
+
+def per_dataset(frame: pd.DataFrame, predicted: np.ndarray, dataset_column: str = "dataset",
+                target_column: str = "top1") -> pd.DataFrame:
+  """Metrics of each dataset in `frame` (rows aligned with `predicted`), sorted by dataset."""
+  predicted = np.asarray(predicted, np.float64).reshape(-1)
+  if len(predicted) != len(frame):
+    raise ValueError(f"predicted has {len(predicted)} rows, frame has {len(frame)}")
+  for column in (dataset_column, target_column):
+    if column not in frame.columns:
+      raise ValueError(f"frame has no column {column!r}")
+  rows = []
+  for name, index in frame.groupby(dataset_column, sort=True).indices.items():
+    truth = frame[target_column].to_numpy(np.float64)[index]
+    rows.append({"dataset": name} | dataset_metrics(predicted[index], truth))
+  return pd.DataFrame(rows, columns=["dataset", "num_models", *METRICS])
+
+
+def mean_over_datasets(table: pd.DataFrame) -> dict[str, float]:
+  """Means over datasets of each metric (NaN entries left out) and how many entered each."""
+  if table.empty:
+    raise ValueError("table must hold at least one dataset")
+  out: dict[str, float] = {}
+  for name in METRICS:
+    values = table[name].to_numpy(np.float64)
+    finite = np.isfinite(values)
+    out[name] = float(values[finite].mean()) if finite.any() else float("nan")
+  out["num_datasets"] = int(np.isfinite(table["pearson"].to_numpy(np.float64)).sum())
+  return out

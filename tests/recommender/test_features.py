@@ -1,0 +1,97 @@
+"""Feature encoding: field sets, training-only statistics, unknown categories, crosses."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from guidedrec_jax.recommender import features
+
+
+def _frame(models=("m1", "m2", "m3", "m4"), dataset="a", params=(1.0, 10.0, 100.0, 1000.0),
+           families=("resnet", "resnet", "vit", "vit")):
+  n = len(models)
+  return pd.DataFrame({
+      "dataset": [dataset] * n, "model": list(models), "top1": np.linspace(50, 80, n),
+      "num_train": [1000] * n, "num_classes": [10] * n, "family": list(families),
+      "input_size": [224] * n, "params_m": list(params), "gmacs": [1.0] * n,
+      "pretrain_domain": ["in1k"] * n, "ms_logme": np.arange(n, dtype=float)})
+
+
+def test_resolve_fields_field_sets():
+  columns = _frame().columns
+  names = [f.name for f in features.resolve_fields("d,m", columns)]
+  assert names == ["dataset_id", "num_train", "num_classes", "model_id", "family",
+                   "pretrain_domain", "input_size", "params", "gmacs"]  # no difficulty column
+  with_score = features.resolve_fields("d,m,S_logme", columns)
+  assert with_score[-1].name == "S_logme" and with_score[-1].group == "S"
+  assert [f.name for f in features.resolve_fields("S", columns)] == ["S_logme"]
+  with pytest.raises(ValueError, match="S_nce.*ms_nce"):
+    features.resolve_fields("d,S_nce", columns)
+  with pytest.raises(ValueError, match="'x'"):
+    features.resolve_fields("d,x", columns)
+  with pytest.raises(ValueError, match="source_data"):
+    features.resolve_fields("source_data", columns)
+
+
+def test_numeric_statistics_come_from_training_rows_only():
+  encoder = features.FeatureEncoder(features.resolve_fields("params", _frame().columns))
+  encoder.fit(_frame())
+  logs = np.log([1.0, 10.0, 100.0, 1000.0])
+  test = _frame(models=("m9",), params=(1e4,), families=("vit",))
+  value = encoder.transform(test).values[0, 0]
+  assert value == pytest.approx((np.log(1e4) - logs.mean()) / logs.std(), rel=1e-5)
+
+
+def test_unknown_categories_share_an_id_valued_zero():
+  encoder = features.FeatureEncoder(features.resolve_fields("model_id,family", _frame().columns))
+  encoder.fit(_frame())
+  pairs = encoder.transform(_frame(models=("m1", "new1", "new2"), params=(1, 1, 1),
+                                   families=("resnet", "mlp", "vit")))
+  model_ids = encoder.feature_ids("model_id")
+  assert pairs.feature_ids[1, 0] == pairs.feature_ids[2, 0] == model_ids[-1]
+  np.testing.assert_array_equal(pairs.values[:, 0], [1.0, 0.0, 0.0])
+  np.testing.assert_array_equal(pairs.values[:, 1], [1.0, 0.0, 1.0])
+  assert encoder.feature_names()[model_ids[-1]] == "model_id=<unknown>"
+  assert len(encoder.feature_names()) == pairs.num_features == 4 + 1 + 2 + 1
+
+
+def test_constant_and_missing_numeric_values_encode_as_zero():
+  encoder = features.FeatureEncoder(features.resolve_fields("num_classes,params",
+                                                            _frame().columns))
+  encoder.fit(_frame())
+  test = _frame(models=("x", "y"), params=(np.nan, -1.0), families=("vit", "vit"))
+  test["num_classes"] = 200  # constant (10) in training: nothing was learned about it
+  np.testing.assert_array_equal(encoder.transform(test).values, np.zeros((2, 2)))
+
+
+def test_cross_field_gives_each_category_its_own_slope():
+  encoder = features.FeatureEncoder((features.FIELDS["family_x_params"],))
+  pairs = encoder.fit_transform(_frame())
+  ids = encoder.feature_ids("family_x_params")
+  np.testing.assert_array_equal(pairs.feature_ids[:, 0], ids[[0, 0, 1, 1]])
+  logs = np.log([1.0, 10.0, 100.0, 1000.0])
+  np.testing.assert_allclose(pairs.values[:, 0], (logs - logs.mean()) / logs.std(), rtol=1e-5)
+
+
+def test_groups_and_targets():
+  frame = pd.concat([_frame(dataset="b"), _frame(dataset="a")], ignore_index=True)
+  pairs = features.FeatureEncoder(features.resolve_fields("d,m", frame.columns)).fit_transform(
+      frame)
+  np.testing.assert_array_equal(pairs.groups, [1] * 4 + [0] * 4)
+  np.testing.assert_allclose(pairs.targets, frame["top1"])
+  assert pairs.feature_ids.dtype == np.int32 and pairs.values.dtype == np.float32
+
+
+def test_misuse_raises():
+  encoder = features.FeatureEncoder(features.resolve_fields("d", _frame().columns))
+  with pytest.raises(ValueError, match="before fit"):
+    encoder.transform(_frame())
+  with pytest.raises(ValueError, match="frame"):
+    encoder.fit(_frame().iloc[:0])
+  with pytest.raises(ValueError, match="fields"):
+    features.FeatureEncoder(())
+  encoder.fit(_frame())
+  with pytest.raises(ValueError, match=r"\['num_train'\]"):
+    encoder.transform(_frame().drop(columns=["num_train"]))
+  no_target = encoder.transform(_frame().drop(columns=["top1"]))
+  np.testing.assert_array_equal(no_target.targets, np.zeros(4))

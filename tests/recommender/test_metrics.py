@@ -1,0 +1,56 @@
+"""Per-dataset metrics against scipy and hand-computed values, and the documented edge cases."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from guidedrec_jax.recommender import metrics
+
+
+def test_against_scipy_and_regret_by_hand():
+  rng = np.random.default_rng(0)
+  true, predicted = rng.uniform(50, 90, 20), rng.normal(size=20)
+  out = metrics.dataset_metrics(predicted, true)
+  assert out["pearson"] == pytest.approx(stats.pearsonr(predicted, true)[0])
+  assert out["spearman"] == pytest.approx(stats.spearmanr(predicted, true)[0])
+  assert out["kendall"] == pytest.approx(stats.kendalltau(predicted, true)[0])
+  assert out["regret"] == pytest.approx(true.max() - true[np.argmax(predicted)])
+
+
+def test_perfect_and_reversed_rankings():
+  true = np.array([60.0, 70.0, 90.0, 80.0])
+  assert metrics.dataset_metrics(true, true) == {
+      "num_models": 4, "regret": 0.0, "pearson": pytest.approx(1.0),
+      "spearman": pytest.approx(1.0), "kendall": pytest.approx(1.0)}
+  reversed_ = metrics.dataset_metrics(-true, true)
+  assert reversed_["spearman"] == pytest.approx(-1.0) and reversed_["regret"] == 30.0
+
+
+def test_fewer_than_three_models_nan_correlations_but_regret():
+  out = metrics.dataset_metrics([1.0, 2.0], [70.0, 60.0])
+  assert np.isnan(out["pearson"]) and np.isnan(out["kendall"]) and out["regret"] == 10.0
+
+
+def test_constant_predictions_zero_correlation_and_expected_regret():
+  out = metrics.dataset_metrics([1.0, 1.0, 1.0], [60.0, 70.0, 80.0])
+  assert out["pearson"] == out["spearman"] == out["kendall"] == 0.0
+  assert out["regret"] == pytest.approx(10.0)  # 80 - mean(60, 70, 80)
+
+
+def test_per_dataset_and_mean_skip_small_datasets():
+  frame = pd.DataFrame({"dataset": ["b"] * 3 + ["a"] * 2, "top1": [1.0, 2.0, 3.0, 5.0, 4.0]})
+  table = metrics.per_dataset(frame, np.array([1.0, 2.0, 3.0, 0.0, 1.0]))
+  assert list(table["dataset"]) == ["a", "b"]
+  summary = metrics.mean_over_datasets(table)
+  assert summary["pearson"] == pytest.approx(1.0) and summary["num_datasets"] == 1
+  assert summary["regret"] == pytest.approx(0.5)  # (1 + 0) / 2 over both datasets
+
+
+def test_bad_input_raises():
+  with pytest.raises(ValueError, match="same length"):
+    metrics.dataset_metrics([1.0], [1.0, 2.0])
+  with pytest.raises(ValueError, match="finite"):
+    metrics.dataset_metrics([np.nan, 1.0, 2.0], [1.0, 2.0, 3.0])
+  with pytest.raises(ValueError, match="predicted has 1 rows"):
+    metrics.per_dataset(pd.DataFrame({"dataset": ["a", "a"], "top1": [1.0, 2.0]}), [1.0])
