@@ -1,0 +1,111 @@
+"""PARC: official outputs, sklearn's PCA paths, scipy's Spearman, properties and contract."""
+
+import numpy as np
+import pytest
+import scipy.stats
+from sklearn.decomposition import PCA
+
+import jax.numpy as jnp
+
+from guidedrec_jax.scores import parc, registry
+from tests.scores import fixtures
+
+OFFICIAL = {"randomized": "parc.official.f32", "exact": "parc.official_corr_on_exact_pca32",
+            "none": "parc.official.no_pca"}
+VARIANTS = {"parc": "randomized", "parc_exact": "exact"}
+
+
+# exact / none on `small` only: each N=2000 run costs seconds of sorting 2M dissimilarities.
+@pytest.mark.parametrize("case,mode", [("main", "randomized"), ("small", "randomized"),
+                                       ("small", "exact"), ("small", "none")])
+def test_matches_official(case, mode):
+  inputs = fixtures.load_case(case)
+  # ~1e-3 is the official code's own noise (see the module docstring).
+  np.testing.assert_allclose(parc.parc(inputs["features"], inputs["labels"], mode),
+                             fixtures.official(case, OFFICIAL[mode])["value"], atol=1e-2)
+
+
+def _sklearn_pca(features, n_dims, mode):
+  if mode == "randomized":
+    return PCA(n_dims, svd_solver="randomized", random_state=parc.SEED,
+               iterated_power=1).fit_transform(features)
+  return PCA(n_dims, svd_solver="full").fit_transform(features)
+
+
+@pytest.mark.parametrize("mode", ["randomized", "exact"])
+@pytest.mark.parametrize("shape", fixtures.SHAPES.values(), ids=fixtures.SHAPES.keys())
+def test_pca_reproduces_sklearn_including_signs(shape, mode):
+  features, _ = fixtures.planted(*shape, fixtures.NUM_CLASSES, seed=1, offset=1.0)
+  n_dims = 8
+  with registry.precision(True):
+    x = jnp.asarray(features)
+    if mode == "randomized":
+      test_matrix = parc.prepare_parc(*shape, fixtures.NUM_CLASSES, n_dims=n_dims)["test_matrix"]
+      got = parc.randomized_pca(x, jnp.asarray(test_matrix), n_dims)
+    else:
+      got = parc.exact_pca(x, n_dims)
+  np.testing.assert_allclose(np.asarray(got), _sklearn_pca(features, n_dims, mode), atol=1e-8)
+
+
+def test_correlation_matches_scipy_spearman_with_ties():
+  features, labels = fixtures.planted(*fixtures.TALL, fixtures.NUM_CLASSES, seed=2)
+  features = np.round(features, 0)  # many tied dissimilarities
+  standard = (features - features.mean(0)) / features.std(0)
+  upper = np.triu_indices(len(labels), 1)
+  want = 100 * scipy.stats.spearmanr((1 - np.corrcoef(standard))[upper],
+                                     (labels[:, None] != labels[None, :])[upper])[0]
+  with registry.precision(True):
+    got = float(parc.parc_correlation(jnp.asarray(features), jnp.asarray(labels)))
+  np.testing.assert_allclose(got, want, rtol=1e-9)
+
+
+def test_separable_features_beat_random():
+  good, labels = fixtures.planted(*fixtures.TALL, fixtures.NUM_CLASSES, seed=3, signal=8.0)
+  random, _ = fixtures.planted(*fixtures.TALL, fixtures.NUM_CLASSES, seed=4, signal=0.0)
+  assert parc.parc(good, labels) > parc.parc(random, labels) + 10.0
+
+
+@pytest.mark.parametrize("mode", parc.MODES)
+def test_label_permutation_invariance(mode):
+  (features, labels), (moved, renamed) = fixtures.permuted_pair()
+  np.testing.assert_allclose(parc.parc(moved, renamed, mode), parc.parc(features, labels, mode),
+                             rtol=1e-9)
+
+
+@pytest.mark.parametrize("mode", parc.MODES)
+@pytest.mark.parametrize("kind", sorted(fixtures.degenerate_cases()))
+def test_degenerate_features_give_finite_score(kind, mode):
+  assert np.isfinite(parc.parc(*fixtures.degenerate_cases()[kind], mode))
+
+
+def test_zero_padding_changes_exact_mode_so_it_is_not_flagged_invariant():
+  # With D < n_dims, padding adds (noise) components and shifts each row's mean.
+  assert not any(registry.get_score(name).pad_invariant for name in VARIANTS)
+  features, labels = fixtures.planted(*fixtures.TALL, fixtures.NUM_CLASSES, seed=5)
+  padded = np.pad(features, ((0, 0), (0, fixtures.WIDE[1] - fixtures.TALL[1])))
+  assert abs(parc.parc(padded, labels, "exact") - parc.parc(features, labels, "exact")) > 1.0
+
+
+@pytest.mark.parametrize("bad", fixtures.bad_inputs(), ids=fixtures.case_id)
+def test_bad_input_raises_naming_argument(bad):
+  with pytest.raises(ValueError, match=bad[3]):
+    parc.parc(bad[1], bad[2])
+
+
+@pytest.mark.parametrize("option,value", [("mode", "spectral"), ("n_dims", 0)])
+def test_bad_options_raise(option, value):
+  features, labels = fixtures.planted(*fixtures.TALL, fixtures.NUM_CLASSES)
+  with pytest.raises(ValueError, match=option):
+    parc.parc(features, labels, **{option: value})
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_vmap_over_models_matches_single_calls(name):
+  stack, labels = fixtures.model_stack()
+  want = [parc.parc(f, labels, VARIANTS[name]) for f in stack]
+  np.testing.assert_allclose(fixtures.vmapped(name, stack, labels), want, rtol=1e-9)
+
+
+def test_jitted_core_does_not_retrace():
+  features, labels = fixtures.planted(*fixtures.TALL, fixtures.NUM_CLASSES, seed=6)
+  fixtures.assert_no_retrace(parc._parc_jit, parc.parc, features, labels)
