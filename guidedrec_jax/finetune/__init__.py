@@ -1,8 +1,8 @@
 """Fine-tuning (torch): one job (`train`), resumable HPO sweeps (`sweep`) run by an executor
-(`executors`), the jobs log and the history table derived from it (`history_writer`).
+(`distributed.local`, `distributed.ray_executor`), the jobs log and the history table derived from it (`history_writer`).
 Never imports JAX."""
 
-from guidedrec_jax.finetune.executors import Executor, ProcessExecutor, SequentialExecutor
+from guidedrec_jax.distributed.local import Executor, ProcessExecutor, SequentialExecutor
 from guidedrec_jax.finetune.history_writer import (HISTORY_COLUMNS, JobsLog, best_rows,
                                                    history_from_log, write_history)
 from guidedrec_jax.finetune.sweep import (JobSpec, ModelInfo, SweepContext, SweepSummary,

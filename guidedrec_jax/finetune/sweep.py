@@ -28,7 +28,7 @@ from guidedrec_jax import io
 from guidedrec_jax.data.base import (ImageDataset, proportional_counts, sample_per_class,
                                      seeded_rng)
 from guidedrec_jax.finetune import history_writer
-from guidedrec_jax.finetune.executors import Executor, SequentialExecutor
+from guidedrec_jax.distributed.local import Executor, SequentialExecutor
 from guidedrec_jax.finetune.train import FinetuneResult, HyperParams, InputSpec, finetune
 
 # Part of every job key: bump it when a change to training makes old results incomparable.
@@ -248,6 +248,8 @@ def run_sweep(datasets: Mapping[str, ImageDataset], models: Sequence[ModelInfo],
   with tqdm.tqdm(total=len(jobs), initial=len(done), desc="sweep", unit="job",
                  disable=not progress) as bar:
     for job, result in (executor or SequentialExecutor()).map_unordered(run_job, todo, context):
+      if job.job_key in done:  # An executor that retried a job may hand it back twice.
+        continue
       record = _record(job, result, splits[job.dataset][0].num_classes, by_name[job.model])
       log.append(record)
       done[record["job_key"]] = record

@@ -197,8 +197,8 @@ def finetune(model: torch.nn.Module, train: ImageDataset, val: ImageDataset,
   generator = torch.Generator().manual_seed(seed)
   x_train = preprocess(train, spec.input_size, device)
   x_val = preprocess(val, spec.input_size, device)
-  y_train = torch.from_numpy(np.asarray(train.labels, np.int64)).to(device)
-  y_val = torch.from_numpy(np.asarray(val.labels, np.int64)).to(device)
+  y_train = torch.tensor(np.asarray(train.labels, np.int64), device=device)
+  y_val = torch.tensor(np.asarray(val.labels, np.int64), device=device)
   model = model.to(device)
   optimizer = _optimizer(model, hparams)
   # A batch of one breaks batch norm in training mode, so a remainder of one is dropped.
