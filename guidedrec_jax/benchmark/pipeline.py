@@ -1,0 +1,190 @@
+"""`run_benchmark`: the whole micro benchmark from one config, in the JAX driver process.
+
+Stages (each cached, so a rerun only redoes what changed):
+
+1. torch (child process `python -m guidedrec_jax.benchmark.torch_stages`): pre-training of
+   source models, the fine-tuning sweep (history CSV), probe-set feature extraction;
+2. scores: every MS score of every zoo model on every task (`scores.zoo.score_zoo`), the long
+   form `scores.csv`; recomputed only when a feature cache or the score list changed;
+3. evaluation: leave one task out (setting 3) with the recommender package's `evaluate`
+   (raw MS scores, LR/FM/FFM per field set) under `evaluation/`, and the paper's Table 2
+   shape, `table2.{csv,md}`: per-task Pearson, the means and the regret per method;
+4. recommendation: the zoo ranked for `config.recommend.task` (`recommend.recommend`).
+
+The driver never imports torch: the halves meet in the files of the workdir.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+from typing import Any
+
+import ml_collections
+import numpy as np
+import pandas as pd
+import tqdm
+
+from guidedrec_jax import io, paths
+from guidedrec_jax.benchmark import plan, recommend
+from guidedrec_jax.distributed.local import THREAD_VARIABLES
+from guidedrec_jax.recommender import evaluate, metrics
+from guidedrec_jax.scores import registry as score_registry
+from guidedrec_jax.scores import zoo as score_zoo_lib
+
+TORCH_STAGES = "guidedrec_jax.benchmark.torch_stages"
+
+
+def run_torch_stages(workdir: pathlib.Path) -> dict[str, Any]:
+  """Runs the torch stages in a child process (progress bars pass through); returns its record.
+
+  Raises:
+    RuntimeError: the child failed (its traceback is on stderr above).
+  """
+  env = {**os.environ, **{name: "1" for name in THREAD_VARIABLES}}
+  env["PYTHONPATH"] = str(paths.PROJECT_ROOT) + (":" + env["PYTHONPATH"]
+                                                  if env.get("PYTHONPATH") else "")
+  result = subprocess.run([sys.executable, "-m", TORCH_STAGES, str(workdir)], env=env)
+  if result.returncode != 0:
+    raise RuntimeError(f"the torch stages failed (exit status {result.returncode}); "
+                       "see the traceback above")
+  return json.loads((workdir / "torch_stages.json").read_text())
+
+
+def score_tasks(caches: dict[str, dict[str, str]], scores: tuple[str, ...]) -> pd.DataFrame:
+  """Scores every model of every task from its feature cache; long form (dataset, model, ...).
+
+  Scores that read source probabilities (LEEP, NCE) cover the models with a source head.
+  """
+  needs_probs = {s for s in scores if s in score_registry.SCORES
+                 and score_registry.get_score(s).needs_source_probs}
+  rows: list[dict[str, Any]] = []
+  for task, by_model in tqdm.tqdm(caches.items(), desc="scores", unit="task"):
+    features, probs, labels = {}, {}, None
+    for model, path in by_model.items():
+      arrays, _ = io.load_arrays(path)
+      if labels is not None and not np.array_equal(labels, arrays["labels"]):
+        raise ValueError(f"feature cache {path} holds other probe labels than its task's")
+      labels = arrays["labels"]
+      features[model] = arrays["features"]
+      if "source_probs" in arrays:
+        probs[model] = arrays["source_probs"]
+    plain = tuple(s for s in scores if s not in needs_probs)
+    if plain:
+      rows += score_zoo_lib.scores_table_rows(score_zoo_lib.score_zoo(features, labels, plain),
+                                              task)
+    if needs_probs and probs:
+      with_head = score_zoo_lib.score_zoo({m: features[m] for m in probs}, labels,
+                                          sorted(needs_probs), source_probs=probs)
+      rows += score_zoo_lib.scores_table_rows(with_head, task)
+  return pd.DataFrame(rows, columns=["dataset", "model", "score", "value"])
+
+
+def _fingerprint(*parts: Any) -> str:
+  return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _cached_stage(path: pathlib.Path, fingerprint: str) -> bool:
+  """True if `path` (a JSON stamp) records `fingerprint`: the stage's outputs are current."""
+  return path.exists() and json.loads(path.read_text()).get("fingerprint") == fingerprint
+
+
+def _scores(workdir: pathlib.Path, caches: dict[str, dict[str, str]],
+            scores: tuple[str, ...]) -> bool:
+  """Writes `scores.csv` unless it is current; returns True if it was computed."""
+  # Keyed by (task, model), not path: a moved workdir keeps its scores.
+  sidecars = {f"{task}/{model}": io.sidecar_path(path).read_text()
+              for task, by_model in caches.items() for model, path in by_model.items()}
+  fingerprint = _fingerprint(sidecars, scores)
+  stamp = workdir / "scores.json"
+  if (workdir / recommend.SCORES).exists() and _cached_stage(stamp, fingerprint):
+    return False
+  table = score_tasks(caches, scores)
+  io.write_text_atomic(workdir / recommend.SCORES, table.to_csv(index=False))
+  io.write_json_atomic(stamp, {"fingerprint": fingerprint, "rows": len(table)})
+  return True
+
+
+def table2_rows(per_dataset: pd.DataFrame) -> list[dict[str, Any]]:
+  """The paper's Table 2 shape: one row per method, Pearson per task, then the means."""
+  rows = []
+  for method, table in per_dataset.groupby("method", sort=False):
+    row: dict[str, Any] = {"method": method}
+    row.update({task: float(r) for task, r in zip(table["dataset"], table["pearson"])})
+    means = metrics.mean_over_datasets(table)
+    row.update(mean_pearson=means["pearson"], mean_spearman=means["spearman"],
+               mean_regret=means["regret"])
+    rows.append(row)
+  return rows
+
+
+def _evaluate(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> bool:
+  """Runs setting 3 under `workdir/evaluation` unless it is current; True if it ran."""
+  ev = recommend.evaluation_config(config, workdir)
+  out = workdir / "evaluation"
+  fingerprint = _fingerprint((workdir / recommend.HISTORY).read_text(),
+                             (workdir / recommend.SCORES).read_text(), ev.to_dict())
+  stamp = out / "fingerprint.json"
+  if (out / "per_dataset.csv").exists() and _cached_stage(stamp, fingerprint):
+    return False
+  evaluate.evaluate(ev, out)
+  io.write_json_atomic(stamp, {"fingerprint": fingerprint})
+  return True
+
+
+def run_benchmark(config: ml_collections.ConfigDict, workdir: str | pathlib.Path
+                  ) -> dict[str, Any]:
+  """Runs the micro benchmark a config describes (see the module docstring).
+
+  Args:
+    config: a `configs/micro_zoo.py` config.
+    workdir: output folder; reruns reuse what it holds.
+
+  Returns:
+    A dict with `table2` (rows), `recommendation` (DataFrame), the paths of the tables and
+    plots, what each torch stage executed, and the seconds per stage.
+
+  Raises:
+    ValueError: a bad config entry (named), before any work.
+    RuntimeError: the torch stages failed.
+  """
+  plan.check_config(config)
+  workdir = pathlib.Path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  io.write_config(workdir, config)
+  writer = io.MetricsWriter(workdir)
+  seconds: dict[str, float] = {}
+  start = time.perf_counter()
+  torch_record = run_torch_stages(workdir)
+  seconds["torch"] = time.perf_counter() - start
+  writer.write(event="torch_stages", pretrain=torch_record["pretrain"],
+               sweep=torch_record["sweep"], seconds=torch_record["seconds"],
+               extract={k: torch_record["extract"][k] for k in ("computed", "reused")})
+  start = time.perf_counter()
+  scored = _scores(workdir, torch_record["extract"]["caches"], tuple(config.scores))
+  seconds["scores"] = time.perf_counter() - start
+  start = time.perf_counter()
+  evaluated = _evaluate(config, workdir)
+  seconds["evaluation"] = time.perf_counter() - start
+  per_dataset = pd.read_csv(workdir / "evaluation" / "per_dataset.csv")
+  rows = table2_rows(per_dataset)
+  table2_csv, table2_md = io.write_table(workdir, "table2", rows)
+  start = time.perf_counter()
+  ranking, ranking_md = recommend.recommend(config, workdir)
+  seconds["recommend"] = time.perf_counter() - start
+  seconds["total"] = sum(seconds.values())
+  writer.write(event="stages", scores_computed=scored, evaluation_ran=evaluated,
+               seconds={k: round(v, 2) for k, v in seconds.items()})
+  for row in rows:
+    writer.write(event="table2", **row)
+  plots = sorted(str(p) for p in (workdir / "evaluation").glob("*.png"))
+  writer.write(event="done", table2=str(table2_md), plots=plots, recommendation=str(ranking_md))
+  return {"table2": rows, "table2_paths": (table2_csv, table2_md), "plots": plots,
+          "recommendation": ranking, "recommendation_path": ranking_md,
+          "torch_stages": torch_record, "scores_computed": scored, "evaluation_ran": evaluated,
+          "seconds": seconds}

@@ -1,0 +1,95 @@
+"""What a benchmark config asks for: the zoo's model names, and the checks run before any work.
+
+Shared by the driver (JAX half) and the torch stages, so it imports neither. The config is
+the ml-collections config of `configs/micro_zoo.py` or its JSON form (`config.json`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Sequence
+
+
+def pretrained_name(architecture: str, source: str) -> str:
+  """Zoo name of `architecture` pre-trained here on `source` ("procedural/x" -> "procedural-x")."""
+  return f"{architecture}.{source.replace('/', '-')}"
+
+
+def imagenet_name(architecture: str, input_size: int) -> str:
+  """Zoo name of an ImageNet model run at `input_size` px."""
+  return f"{architecture}@{input_size}"
+
+
+def zoo_names(config: Mapping[str, Any]) -> list[str]:
+  """Every zoo model of the benchmark, in table order (ImageNet, pre-trained here, random)."""
+  size = config["zoo"]["imagenet_input_size"]
+  return ([imagenet_name(a, size) for a in config["zoo"]["imagenet"]]
+          + [pretrained_name(a, s) for a, s in config["pretrain"]["models"]]
+          + list(config["zoo"]["random"]))
+
+
+def _positive_int(value: Any, name: str) -> None:
+  if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+    raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def _names(values: Sequence[Any], name: str, allow_empty: bool = False) -> None:
+  if isinstance(values, str) or (not values and not allow_empty):
+    raise ValueError(f"{name} must be a non-empty sequence of names, got {values!r}")
+  if len(set(map(str, values))) != len(values):
+    raise ValueError(f"{name} has repeated entries: {list(values)}")
+
+
+def check_config(config: Any) -> None:
+  """Raises ValueError naming the first bad config entry (before any work is done)."""
+  for key in ("seed", "num_workers"):
+    if not isinstance(config[key], int) or config[key] < (0 if key == "seed" else 1):
+      raise ValueError(f"config.{key} must be an int (>= 1 for workers), got {config[key]!r}")
+  zoo, pretrain, sweep, probe = config["zoo"], config["pretrain"], config["sweep"], config["probe"]
+  _names(zoo["imagenet"], "config.zoo.imagenet", allow_empty=True)
+  _names(zoo["random"], "config.zoo.random", allow_empty=True)
+  _positive_int(zoo["imagenet_input_size"], "config.zoo.imagenet_input_size")
+  for entry in pretrain["models"]:
+    if len(entry) != 2 or not all(isinstance(e, str) and e for e in entry):
+      raise ValueError(f"config.pretrain.models entries must be (architecture, source) pairs, "
+                       f"got {entry!r}")
+  names = zoo_names(config)
+  _names(names, "the zoo (config.zoo and config.pretrain.models)")
+  if len(names) < 3:
+    raise ValueError(f"the zoo needs >= 3 models for per-task correlations, got {names}")
+  for key in ("num_train", "num_val", "epochs", "batch_size"):
+    _positive_int(pretrain[key], f"config.pretrain.{key}")
+    _positive_int(sweep[key], f"config.sweep.{key}")
+  for key in ("lr", "weight_decay"):
+    if not (isinstance(pretrain[key], (int, float)) and math.isfinite(pretrain[key])
+            and pretrain[key] >= 0):
+      raise ValueError(f"config.pretrain.{key} must be a finite number >= 0")
+  _names(config["tasks"], "config.tasks")
+  if len(config["tasks"]) < 2:
+    raise ValueError(f"config.tasks needs >= 2 tasks (leave-one-task-out), got {config['tasks']}")
+  _names(sweep["lrs"], "config.sweep.lrs")
+  _names(sweep["weight_decays"], "config.sweep.weight_decays")
+  for key in ("max_images", "max_per_class", "batch_size"):
+    _positive_int(probe[key], f"config.probe.{key}")
+  _names(config["scores"], "config.scores")
+  history = config["evaluation"]["history"]
+  if history["difficulty_model"] and history["difficulty_model"] not in names:
+    raise ValueError(f"config.evaluation.history.difficulty_model "
+                     f"{history['difficulty_model']!r} is not a zoo model: {names}")
+  if history["difficulty_score"] and history["difficulty_score"] not in config["scores"]:
+    raise ValueError(f"config.evaluation.history.difficulty_score "
+                     f"{history['difficulty_score']!r} is not in config.scores")
+  if config["evaluation"]["protocol"] != "setting3":
+    raise ValueError("config.evaluation.protocol must be 'setting3' (leave one task out)")
+  check_recommend(config["recommend"], config["tasks"])
+
+
+def check_recommend(recommend: Any, tasks: Sequence[str]) -> None:
+  """Raises ValueError for a task outside `tasks` or a negative size constraint."""
+  if recommend["task"] not in tasks:
+    raise ValueError(f"config.recommend.task {recommend['task']!r} is not one of {list(tasks)}")
+  for key in ("max_params", "max_gmacs"):
+    value = recommend[key]
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+      raise ValueError(f"config.recommend.{key} must be a number >= 0 (0 = no limit), "
+                       f"got {value!r}")

@@ -1,0 +1,265 @@
+"""The torch stages of the micro benchmark, run as a child process of the JAX driver.
+
+`python -m guidedrec_jax.benchmark.torch_stages <workdir>` reads `<workdir>/config.json`
+(written by `pipeline.run_benchmark`) and, with a pool of spawned one-thread workers:
+
+1. pre-trains small timm architectures from random init on source tasks, saving each best
+   checkpoint atomically under `<workdir>/pretrained/` with a JSON sidecar (reused when the
+   sidecar matches), and writes the zoo manifest `<workdir>/zoo_manifest.json`: the
+   `ModelSpec`s of every model this run adds to the zoo (ImageNet models at 32 px, the
+   pre-trained-here ones), which every worker re-registers (`register_manifest`);
+2. fine-tunes every (model, task) pair over the HPO grid (`finetune.run_sweep`: jobs log,
+   resume, history CSV under `<workdir>/sweep/`);
+3. extracts probe-set features of every (model, task) (`zoo.extract_features`, cached).
+
+It ends by writing `<workdir>/torch_stages.json`: what each stage executed or reused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import pathlib
+import sys
+import time
+from typing import Any
+
+import torch
+
+import guidedrec_jax
+from guidedrec_jax import io
+from guidedrec_jax.benchmark import plan
+from guidedrec_jax.data import load_dataset, probe_set
+from guidedrec_jax.distributed import ProcessExecutor
+from guidedrec_jax.finetune import (HyperParams, finetune, hpo_grid, run_sweep, split_train_val,
+                                    zoo_model_info)
+from guidedrec_jax.zoo import (ModelSpec, create_model, extract_features, feature_cache_path,
+                               get_spec, register_model)
+
+MANIFEST = "zoo_manifest.json"
+RESULT = "torch_stages.json"
+_REGISTERED: dict[str, float] = {}  # manifest path -> mtime registered in this process
+
+
+def register_manifest(path: str | pathlib.Path) -> None:
+  """Registers (once per process and manifest version) every spec of a zoo manifest."""
+  path = pathlib.Path(path)
+  mtime = path.stat().st_mtime
+  if _REGISTERED.get(str(path)) == mtime:
+    return
+  for entry in json.loads(path.read_text()):
+    register_model(ModelSpec(**entry), overwrite=True)
+  _REGISTERED[str(path)] = mtime
+
+
+def manifest_model_factory(manifest: str, name: str, num_classes: int,
+                           pretrained: bool) -> torch.nn.Module:
+  """`create_model` after registering the manifest: the sweep's model factory in a worker."""
+  register_manifest(manifest)
+  return create_model(name, num_classes=num_classes, pretrained=pretrained)
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainJob:
+  """One source model to pre-train: the random-init zoo architecture and the source task."""
+  architecture: str
+  source: str
+  checkpoint: str
+
+
+def _pretrain_description(job: PretrainJob, cfg: dict[str, Any], num_train: int
+                          ) -> dict[str, Any]:
+  return {"architecture": job.architecture, "source": job.source, "num_train": num_train,
+          **{k: cfg[k] for k in ("num_val", "epochs", "lr", "weight_decay", "batch_size",
+                                 "seed")}}
+
+
+def cached_pretrain(job: PretrainJob, cfg: dict[str, Any], num_train: int
+                    ) -> dict[str, Any] | None:
+  """The sidecar record of a finished checkpoint made by the same job, else None."""
+  checkpoint = pathlib.Path(job.checkpoint)
+  sidecar = checkpoint.with_suffix(".json")
+  if not (checkpoint.is_file() and sidecar.is_file()):
+    return None
+  record = json.loads(sidecar.read_text())
+  return record if record.get("job") == _pretrain_description(job, cfg, num_train) else None
+
+
+def _source_train_size(source: str, cfg: dict[str, Any]) -> tuple[Any, int]:
+  """The source task's training split and how many of its images pre-training uses."""
+  data = load_dataset(source, "train", seed=cfg["seed"])
+  if len(data) <= cfg["num_val"] + 1:
+    raise ValueError(f"pretrain.num_val={cfg['num_val']} leaves no training images of "
+                     f"{source!r} ({len(data)} images)")
+  return data, min(cfg["num_train"], len(data) - cfg["num_val"])
+
+
+def pretrain_one(job: PretrainJob, cfg: dict[str, Any]) -> dict[str, Any]:
+  """Trains `job.architecture` from random init on `job.source`, keeping the best epoch.
+
+  The checkpoint holds the whole model, the source head included (its softmax feeds LEEP);
+  its sidecar, written after it, records the job, so a sidecar means a whole checkpoint.
+  """
+  torch.set_num_threads(1)
+  # A stale sidecar beside a checkpoint about to be replaced must not vouch for it.
+  pathlib.Path(job.checkpoint).with_suffix(".json").unlink(missing_ok=True)
+  data, num_train = _source_train_size(job.source, cfg)
+  train, val = split_train_val(data, num_train, cfg["num_val"], cfg["seed"])
+  # As `sweep.run_job` does: anything drawing from the global generator (dropout, drop path)
+  # then starts from the same state whichever jobs ran in this worker before.
+  torch.manual_seed(cfg["seed"])
+  hparams = HyperParams(lr=cfg["lr"], weight_decay=cfg["weight_decay"], epochs=cfg["epochs"],
+                        batch_size=cfg["batch_size"])
+  model = create_model(job.architecture, num_classes=train.num_classes, pretrained=False,
+                       seed=cfg["seed"])
+  spec = zoo_model_info(job.architecture).input_spec()
+  result = finetune(model, train, val, hparams, spec, cfg["seed"], "cpu",
+                    save_path=job.checkpoint)
+  record = {"job": _pretrain_description(job, cfg, num_train), "num_classes": train.num_classes,
+            "val_top1": result.top1, "wall_s": round(result.wall_s, 2)}
+  io.write_json_atomic(pathlib.Path(job.checkpoint).with_suffix(".json"), record)
+  return record
+
+
+def _manifest_entries(config: dict[str, Any],
+                      pretrained: dict[PretrainJob, dict[str, Any]]) -> list[dict[str, Any]]:
+  """`ModelSpec` fields of the models this run adds: ImageNet ones at the configured size,
+  then the pre-trained-here ones (the source head's size comes from their training record)."""
+  size = config["zoo"]["imagenet_input_size"]
+  entries = [dict(name=plan.imagenet_name(arch, size), architecture=arch,
+                  family=get_spec(arch).family, pretrain_domain="in1k", weights="timm",
+                  input_size=size, num_source_classes=1000, timm_kwargs={})
+             for arch in config["zoo"]["imagenet"]]
+  for job, record in pretrained.items():
+    base = get_spec(job.architecture)
+    entries.append(dict(name=plan.pretrained_name(job.architecture, job.source),
+                        architecture=base.architecture, family=base.family,
+                        pretrain_domain=job.source, weights=job.checkpoint,
+                        input_size=base.input_size, num_source_classes=record["num_classes"],
+                        timm_kwargs=dict(base.timm_kwargs)))
+  return entries
+
+
+def _pretrain(config: dict[str, Any], workdir: pathlib.Path, pool: ProcessExecutor
+              ) -> tuple[pathlib.Path, dict[str, Any]]:
+  """Pre-trains the source models not already cached, then writes and registers the manifest."""
+  jobs = [PretrainJob(arch, source,
+                      str(workdir / "pretrained" / f"{plan.pretrained_name(arch, source)}.pth"))
+          for arch, source in config["pretrain"]["models"]]
+  cfg = {**config["pretrain"], "seed": config["seed"]}
+  sizes = {source: _source_train_size(source, cfg)[1]
+           for source in {job.source for job in jobs}}
+  done = {job: cached_pretrain(job, cfg, sizes[job.source]) for job in jobs}
+  reused = sum(record is not None for record in done.values())
+  done.update(pool.map_unordered(pretrain_one, [j for j in jobs if done[j] is None], cfg))
+  manifest = workdir / MANIFEST
+  entries = _manifest_entries(config, {job: done[job] for job in jobs})
+  if not manifest.exists() or json.loads(manifest.read_text()) != entries:
+    io.write_json_atomic(manifest, entries)
+  register_manifest(manifest)
+  return manifest, {"executed": len(jobs) - reused, "reused": reused,
+                    "val_top1": {j.architecture + "/" + j.source: done[j]["val_top1"]
+                                 for j in jobs}}
+
+
+def _task_data(config: dict[str, Any]) -> dict[str, Any]:
+  """Each task's training split, subsampled to what the sweep and the probe set use."""
+  sweep = config["sweep"]
+  return {task: load_dataset(task, "train", seed=config["seed"],
+                             max_examples=sweep["num_train"] + sweep["num_val"])
+          for task in config["tasks"]}
+
+
+def extract_one(job: tuple[str, str], context: dict[str, Any]) -> bool:
+  """Extracts (or reuses) one (task, model) feature cache; returns True if it was computed."""
+  task, model = job
+  register_manifest(context["manifest"])
+  probe, meta = context["probes"][task]
+  path = io.sidecar_path(feature_cache_path(context["cache_root"], task, model))
+  before = path.stat().st_mtime_ns if path.exists() else None
+  extract_features(model, probe, context["cache_root"], meta,
+                   batch_size=context["batch_size"], num_threads=1)
+  return path.stat().st_mtime_ns != before
+
+
+def _extract(config: dict[str, Any], workdir: pathlib.Path, manifest: pathlib.Path,
+             names: list[str], data: dict[str, Any], pool: ProcessExecutor
+             ) -> dict[str, Any]:
+  """Extracts every (task, model) probe set's features; returns counts and the stage key.
+
+  Checking a cache costs a model build and a weights hash; a rerun with the same stage key
+  (config, manifest, code) whose caches are all untouched since skips even that.
+  """
+  probe = config["probe"]
+  cache_root = config["cache_dir"] or str(workdir / "cache")
+  key = hashlib.sha256(json.dumps(
+      [config["tasks"], config["seed"], config["sweep"]["num_train"],
+       config["sweep"]["num_val"], probe, cache_root, names, manifest.read_text(),
+       guidedrec_jax.__version__], sort_keys=True).encode()).hexdigest()
+  jobs = [(task, name) for task in config["tasks"] for name in names]
+  sidecars = {f"{t}/{m}": io.sidecar_path(feature_cache_path(cache_root, t, m))
+              for t, m in jobs}
+  previous = workdir / RESULT
+  if previous.exists():
+    last = json.loads(previous.read_text()).get("extract", {})
+    if last.get("stage_key") == key and all(
+        p.exists() and p.stat().st_mtime_ns == last["sidecar_mtimes"].get(k)
+        for k, p in sidecars.items()):
+      return {**last, "computed": 0, "reused": len(jobs)}
+  context = {"manifest": str(manifest), "batch_size": probe["batch_size"],
+             "cache_root": cache_root,
+             "probes": {t: probe_set(d, config["seed"], probe["max_images"],
+                                     probe["max_per_class"]) for t, d in data.items()}}
+  computed = sum(done for _, done in pool.map_unordered(extract_one, jobs, context))
+  caches: dict[str, dict[str, str]] = {}
+  for task, model in jobs:
+    caches.setdefault(task, {})[model] = str(feature_cache_path(cache_root, task, model))
+  return {"computed": computed, "reused": len(jobs) - computed, "cache_root": cache_root,
+          "caches": caches, "stage_key": key, "sidecar_mtimes": {k: p.stat().st_mtime_ns
+                                               for k, p in sidecars.items()}}
+
+
+def run_torch_stages(workdir: str | pathlib.Path) -> dict[str, Any]:
+  """Runs the three torch stages for `<workdir>/config.json`; returns (and writes) the record."""
+  # Absolute: the manifest's checkpoint paths must not depend on a worker's directory.
+  workdir = pathlib.Path(workdir).resolve()
+  config = json.loads((workdir / "config.json").read_text())
+  torch.set_num_threads(1)
+  seconds: dict[str, float] = {}
+  with ProcessExecutor(config["num_workers"]) as pool:
+    start = time.perf_counter()
+    manifest, pretrain = _pretrain(config, workdir, pool)
+    seconds["pretrain"] = time.perf_counter() - start
+    names, data = plan.zoo_names(config), _task_data(config)
+    sweep_cfg = config["sweep"]
+    grid = hpo_grid(sweep_cfg["lrs"], sweep_cfg["weight_decays"], sweep_cfg["epochs"],
+                    sweep_cfg["batch_size"], sweep_cfg["optimizer"], sweep_cfg["augment"])
+    start = time.perf_counter()
+    summary = run_sweep(data, [zoo_model_info(n) for n in names],
+                        functools.partial(manifest_model_factory, str(manifest)), grid,
+                        workdir / "sweep", num_train=sweep_cfg["num_train"],
+                        num_val=sweep_cfg["num_val"], seed=config["seed"], executor=pool,
+                        device="cpu")
+    seconds["sweep"] = time.perf_counter() - start
+    start = time.perf_counter()
+    extract = _extract(config, workdir, manifest, names, data, pool)
+    seconds["extract"] = time.perf_counter() - start
+  record = {"pretrain": pretrain,
+            "sweep": {"planned": summary.planned, "skipped": summary.skipped,
+                      "executed": summary.executed, "rows": summary.rows,
+                      "history": str(summary.history_path)},
+            "extract": extract,
+            "models": names, "manifest": str(manifest),
+            "seconds": {k: round(v, 2) for k, v in seconds.items()}}
+  io.write_json_atomic(workdir / RESULT, record)
+  return record
+
+
+if __name__ == "__main__":
+  if len(sys.argv) != 2:
+    raise SystemExit("usage: python -m guidedrec_jax.benchmark.torch_stages <workdir>")
+  # Through the package name, so that the pickled job functions name an importable module.
+  from guidedrec_jax.benchmark import torch_stages
+  torch_stages.run_torch_stages(sys.argv[1])

@@ -1,0 +1,76 @@
+"""The benchmark config's checks and zoo naming (fast: no training)."""
+
+import pathlib
+import subprocess
+import sys
+
+import ml_collections
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from configs import micro_zoo  # noqa: E402
+from guidedrec_jax.benchmark import pipeline, plan  # noqa: E402
+from guidedrec_jax.recommender import evaluate  # noqa: E402
+
+
+@pytest.mark.parametrize("arg", [None, "smoke"])
+def test_configs_pass_the_checks(arg):
+  config = micro_zoo.get_config(arg)
+  plan.check_config(config)
+  assert set(config.evaluation.keys()) == set(evaluate.default_config().keys())
+  names = plan.zoo_names(config)
+  assert len(names) >= (10 if arg is None else 3)
+  assert len(config.tasks) >= (6 if arg is None else 3)
+
+
+def test_unknown_config_argument_raises():
+  with pytest.raises(ValueError, match="unknown config argument"):
+    micro_zoo.get_config("smok")
+
+
+def test_zoo_names():
+  config = micro_zoo.get_config("smoke")
+  assert plan.zoo_names(config) == ["mobilenetv2_100@32", "lcnet_050.procedural-shape",
+                                    "lcnet_050", "regnetx_002"]
+
+
+def _edited(**changes) -> ml_collections.ConfigDict:
+  config = micro_zoo.get_config("smoke")
+  config.unlock()
+  for dotted, value in changes.items():
+    *parents, leaf = dotted.split("__")
+    target = config
+    for parent in parents:
+      target = target[parent]
+    target[leaf] = value
+  return config
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(tasks=("digits",)), "config.tasks"),
+    (dict(num_workers=0), "config.num_workers"),
+    (dict(sweep__num_train=0), "config.sweep.num_train"),
+    (dict(sweep__lrs=()), "config.sweep.lrs"),
+    (dict(zoo__random=("lcnet_050", "lcnet_050")), "config.zoo.random"),
+    (dict(pretrain__models=(("lcnet_050",),)), "config.pretrain.models"),
+    (dict(evaluation__history__difficulty_model="nope"), "difficulty_model"),
+    (dict(evaluation__history__difficulty_score="parc"), "difficulty_score"),
+    (dict(recommend__task="mnist"), "config.recommend.task"),
+    (dict(recommend__max_params=-1.0), "config.recommend.max_params"),
+])
+def test_bad_config_raises_before_any_work(tmp_path, changes, message):
+  workdir = tmp_path / "run"
+  with pytest.raises(ValueError, match=message):
+    pipeline.run_benchmark(_edited(**changes), workdir)
+  assert not workdir.exists()
+
+
+def test_torch_stages_never_import_jax():
+  # A fresh process: this pytest process may have imported JAX through other tests.
+  code = ("import sys; import guidedrec_jax.benchmark.torch_stages; "
+          "assert 'jax' not in sys.modules, 'jax imported'")
+  result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-2000:]

@@ -1,0 +1,117 @@
+"""The micro benchmark end to end (smoke config): outputs, caching, process separation."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from configs import micro_zoo  # noqa: E402
+from guidedrec_jax.benchmark import plan, recommend  # noqa: E402
+
+# The driver runs in a fresh process, so that what this pytest process imported (other test
+# modules load torch) cannot hide a torch import by the driver.
+DRIVER = """
+import json, sys, time
+sys.path.insert(0, {root!r})
+from configs import micro_zoo
+from guidedrec_jax.benchmark import pipeline
+start = time.perf_counter()
+result = pipeline.run_benchmark(micro_zoo.get_config("smoke"), {workdir!r})
+print(json.dumps({{"torch_imported": "torch" in sys.modules,
+                  "seconds": time.perf_counter() - start,
+                  "torch_stages": result["torch_stages"],
+                  "scores_computed": result["scores_computed"],
+                  "evaluation_ran": result["evaluation_ran"]}}))
+"""
+
+
+def _run_driver(workdir: pathlib.Path) -> dict:
+  # A plain run: not the two emulated host devices that conftest sets up for sharding tests.
+  env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+  result = subprocess.run([sys.executable, "-c", DRIVER.format(root=str(ROOT),
+                                                               workdir=str(workdir))],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
+  assert result.returncode == 0, result.stderr[-4000:]
+  return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+  """Two smoke runs in one workdir: (workdir, first run's report, second run's report)."""
+  workdir = tmp_path_factory.mktemp("micro_zoo_smoke")
+  first = _run_driver(workdir)
+  jobs_after_first = (workdir / "sweep" / "jobs.jsonl").read_text()
+  second = _run_driver(workdir)
+  return workdir, first, second, jobs_after_first
+
+
+def test_smoke_writes_tables_plots_and_recommendation(smoke):
+  workdir, first, _, _ = smoke
+  print(f"smoke run: {first['seconds']:.1f} s")
+  for name in ("config.json", "metrics.jsonl", "table2.csv", "table2.md", "scores.csv",
+               "zoo_manifest.json", "sweep/history.csv", "sweep/jobs.jsonl",
+               "recommendation_digits.csv", "recommendation_digits.md",
+               "evaluation/per_dataset_pearson.png", "evaluation/per_dataset_regret.png",
+               "evaluation/summary.csv"):
+    assert (workdir / name).stat().st_size > 0, name
+  config = micro_zoo.get_config("smoke")
+  names = plan.zoo_names(config)
+  history = pd.read_csv(workdir / "sweep" / "history.csv")
+  assert len(history) == len(names) * len(config.tasks)
+  assert set(history["model"]) == set(names)
+  assert (history["input_size"] == 32).all()  # the ImageNet model ran at 32 px
+  domains = dict(zip(history["model"], history["pretrain_domain"]))
+  assert domains["mobilenetv2_100@32"] == "in1k"
+  assert domains["lcnet_050.procedural-shape"] == "procedural/shape"
+  assert domains["lcnet_050"] == "random"
+  scores = pd.read_csv(workdir / "scores.csv")
+  assert list(scores.columns) == ["dataset", "model", "score", "value"]
+  assert len(scores) == len(names) * len(config.tasks) * len(config.scores)
+  table2 = pd.read_csv(workdir / "table2.csv")
+  assert {"S_logme", "S_lfc", "LR (d,m)", "FM (d,m,S_logme)"} <= set(table2["method"])
+  assert {*config.tasks, "mean_pearson", "mean_regret"} <= set(table2.columns)
+  assert table2["mean_pearson"].between(-1, 1).all()
+  ranking = pd.read_csv(workdir / "recommendation_digits.csv")
+  assert sorted(ranking["model"]) == sorted(names)
+  assert ranking["predicted_top1"].is_monotonic_decreasing
+
+
+def test_driver_never_imports_torch(smoke):
+  _, first, second, _ = smoke
+  assert not first["torch_imported"] and not second["torch_imported"]
+
+
+def test_rerun_fine_tunes_and_extracts_nothing(smoke):
+  workdir, first, second, jobs_after_first = smoke
+  assert first["torch_stages"]["sweep"]["executed"] > 0
+  assert first["torch_stages"]["extract"]["computed"] > 0
+  rerun = second["torch_stages"]
+  assert rerun["pretrain"]["executed"] == 0
+  assert rerun["sweep"]["executed"] == 0 and rerun["sweep"]["skipped"] == rerun["sweep"]["planned"]
+  assert rerun["extract"]["computed"] == 0
+  assert not second["scores_computed"] and not second["evaluation_ran"]
+  assert (workdir / "sweep" / "jobs.jsonl").read_text() == jobs_after_first
+  events = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+  torch_events = [e for e in events if e["event"] == "torch_stages"]
+  assert len(torch_events) == 2 and torch_events[-1]["sweep"]["executed"] == 0
+
+
+def test_recommend_applies_constraints(smoke):
+  workdir = smoke[0]
+  config = micro_zoo.get_config("smoke")
+  table, path = recommend.recommend(config, workdir, task="procedural/counting",
+                                    max_params=1.0)
+  assert path.name == "recommendation_procedural-counting.md" and path.exists()
+  assert len(table) >= 1 and (table["params_m"] <= 1.0).all()
+  assert list(table["rank"]) == list(range(1, len(table) + 1))
+  with pytest.raises(ValueError, match="recommend.task"):
+    recommend.recommend(config, workdir, task="cifar10")
+  with pytest.raises(ValueError, match="max_gmacs"):
+    recommend.recommend(config, workdir, max_gmacs=-1.0)
