@@ -1,16 +1,10 @@
 """Runs the end-to-end micro benchmark (configs/micro_zoo.py); prints its tables and paths."""
 
-import pathlib
-import sys
+from absl import app, flags
+from ml_collections import config_flags
 
-# configs/*.py import `configs.common`; the repository root is not on the path of a script.
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
-from absl import app, flags  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
-
-from guidedrec_jax import io  # noqa: E402
-from guidedrec_jax.benchmark import pipeline  # noqa: E402
+from guidedrec_jax import io
+from guidedrec_jax.benchmark import pipeline
 
 config_flags.DEFINE_config_file("config", None, "configs/micro_zoo.py", lock_config=True)
 flags.DEFINE_string("workdir", None, "Output folder (reruns reuse its caches).", required=True)
