@@ -1,0 +1,47 @@
+"""Scores a zoo of cached feature files on one probe set (the project's main scoring job).
+
+Default (offline, seeded): writes a synthetic zoo of 8 models with D in {192, 384, 768, 1024,
+2048}, N=1000, K=50 into `<workdir>/cache`, then scores it with every score family:
+
+  .venv/bin/python scripts/score_zoo.py --config=configs/score_zoo.py --workdir=/tmp/score_zoo
+
+Expected: `scores.csv` (dataset, model, score, value; 8 models × 11 scores = 88 rows) and
+`scores_wide.md`. The planted class signal grows with the model index, and LEEP, NCE, LFC,
+PARC, GBC and NCTI rank synthetic_07_d768 first. LogME as released ranks synthetic_04_d2048
+first (6.43 against ≤ 1.18: with N=1000 < D=2048 its fixed-point evidence is inflated, see
+shared/fixtures/ms/README.md), and H-score saturates at K−1 = 49 when N ≤ D. Measured
+2026-11-26 on the shared 2-core machine (load ≈ 2.5): 3 min 39 s wall, 216 s of it scoring,
+mostly XLA compilation (11 scores × 5 distinct D).
+
+Variants (comma-separated after the file name, see configs/common.py:parse_arg):
+  smoke                 4 small models (D 64/96, N=240, K=6), 3 scores; a few seconds.
+  synthetic=false,cache_dir=PATH,dataset=NAME   score real cached features instead.
+"""
+
+import ml_collections
+
+from configs import common
+
+ALL_SCORES = ("logme", "lfc", "parc", "hscore", "transrate", "gbc", "leep", "nce", "sfda",
+              "ncti", "etran")
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  arg = common.parse_arg(arg, smoke=False, synthetic=True, cache_dir="", dataset="synthetic",
+                         seed=0)
+  config = ml_collections.ConfigDict()
+  config.seed = arg.seed
+  config.dataset = arg.dataset
+  config.cache_dir = arg.cache_dir  # "" -> <workdir>/cache
+  config.scores = ALL_SCORES
+  config.normalization = "none"  # "none" | "standardize" | "l2"
+  config.pad_dims = False  # zero-pad pad-invariant scores into one group across D
+  config.shard = "auto"  # "auto" | "on" | "off": shard the model axis over devices
+  config.synthetic = ml_collections.ConfigDict(dict(
+      enabled=arg.synthetic, num_models=8, dims=(192, 384, 768, 1024, 2048),
+      num_samples=1000, num_classes=50, source_classes=100))
+  if arg.smoke:
+    config.scores = ("logme", "leep", "etran")
+    config.synthetic.update(dict(num_models=4, dims=(64, 96), num_samples=240,
+                                 num_classes=6, source_classes=10))
+  return config

@@ -1,0 +1,330 @@
+"""Scores a whole model zoo on one probe set in a few jitted calls.
+
+Models are grouped by feature dimension D (and by source-head size when a score reads source
+probabilities); each group is stacked to [M, N, D] once and each score's core runs on it under
+`jax.vmap` (`lax.map` on CPU, see `_group_function`) in one jitted call, with each score's
+`prepare` computed once per D. Scores
+whose spec is `pad_invariant` may instead share one zero-padded group (`pad_dims=True`). With
+several devices the model axis of a group is sharded over a 1-D mesh.
+
+Zoo-level scores (NCTI, ETran) min-max normalise per-model components across the zoo; asking
+for "ncti" or "etran" computes their registered components and combines them.
+"""
+
+from __future__ import annotations
+
+import functools
+import pathlib
+import time
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, PartitionSpec
+
+from guidedrec_jax import io
+from guidedrec_jax.scores import checks
+from guidedrec_jax.scores import etran
+from guidedrec_jax.scores import ncti
+from guidedrec_jax.scores import normalize
+from guidedrec_jax.scores import registry
+
+# name -> (registered component scores, combine(components {name: [M]}) -> [M]).
+ZOO_LEVEL_SCORES: dict[str, tuple[tuple[str, ...], Callable[..., np.ndarray]]] = {
+    "ncti": (ncti.COMPONENTS, ncti.ncti_from_components),
+    "etran": (etran.COMPONENTS, etran.etran_from_components),
+}
+MODEL_AXIS = "models"
+
+
+class _Group(NamedTuple):
+  """Models scored by one jitted call: same (possibly padded) D and source-head size."""
+  models: tuple[str, ...]
+  specs: tuple[registry.ScoreSpec, ...]
+  dim: int
+  float64: bool
+
+
+def _score_units(scores: Sequence[str]) -> list[tuple[str, ...]]:
+  """Registered names to compute, in jit units; checks every name up front.
+
+  A zoo-level score's components form one unit, so their shared work (NCTI's PCA and LDA)
+  is traced once and deduplicated by XLA; every other score is its own unit. One jit per
+  unit, rather than one for everything, keeps XLA compile time linear in the number of scores.
+  """
+  if isinstance(scores, str) or not scores:
+    raise ValueError(f"scores must be a non-empty sequence of score names, got {scores!r}")
+  if len(set(scores)) != len(scores):
+    raise ValueError(f"scores contains duplicates: {list(scores)}")
+  units: list[tuple[str, ...]] = []
+  for name in scores:
+    unit = ZOO_LEVEL_SCORES[name][0] if name in ZOO_LEVEL_SCORES else (name,)
+    for part in unit:
+      registry.get_score(part)  # ValueError listing the known names
+    units.append(unit)
+  computed = {name for unit in units if len(unit) > 1 for name in unit}
+  return [u for u in units if len(u) > 1 or u[0] not in computed]
+
+
+def _groups(dims: Mapping[str, int], heads: Mapping[str, int], units, pad_dims: bool
+            ) -> list[_Group]:
+  groups = []
+  for unit in units:
+    specs = tuple(registry.get_score(name) for name in unit)
+    padded = pad_dims and all(s.pad_invariant for s in specs)
+    reads_probs = any(s.needs_source_probs for s in specs)
+    keys: dict[tuple[int, int], list[str]] = {}
+    for model, dim in dims.items():
+      key = (max(dims.values()) if padded else dim, heads[model] if reads_probs else 0)
+      keys.setdefault(key, []).append(model)
+    groups += [_Group(tuple(models), specs, dim, any(s.float64 for s in specs))
+               for (dim, _), models in sorted(keys.items())]
+  return groups
+
+
+def _model_mesh() -> Mesh:
+  return Mesh(np.array(jax.devices()), (MODEL_AXIS,))
+
+
+@functools.lru_cache(maxsize=None)
+def _group_function(names: tuple[str, ...], num_classes: int, sharded: bool
+                    ) -> Callable[..., jax.Array]:
+  """The jitted scorer of a stacked group for the named cores; cached per (names, K, sharded).
+
+  On accelerators the cores run under `jax.vmap`. On CPU they run under `lax.map` (a loop in
+  the same compiled call): jaxlib 0.10.2 runs a batched LAPACK call (e.g. the Cholesky that
+  vmap makes of SFDA's) as `ParallelBatchMap` tasks on XLA's intra-op pool and blocks a pool
+  thread waiting for them, which deadlocks when the pool is busy; we saw it hang the main job
+  (gdb: `CholeskyFactorization` → `ParallelBatchMap` → `BlockingCounter::Wait`). Sharded, each
+  device scores its own slice of the model axis under `shard_map`, with no collective.
+  """
+  specs = [registry.get_score(name) for name in names]
+
+  def one_model(features, source_probs, labels, prepared):
+    values = [spec.core(features, labels, num_classes,
+                        source_probs if spec.needs_source_probs else None, **prepared[spec.name])
+              for spec in specs]
+    return jnp.stack([jnp.asarray(v, dtype=features.dtype) for v in values])
+
+  def scores(features, labels, source_probs, prepared):
+    # features [M, N, D], source_probs [M, N, Cs] or None -> [M, len(names)]
+    if jax.default_backend() == "cpu":
+      return jax.lax.map(lambda fp: one_model(*fp, labels, prepared), (features, source_probs))
+    return jax.vmap(one_model, in_axes=(0, 0, None, None))(features, source_probs, labels,
+                                                            prepared)
+  if sharded:
+    models, replicated = PartitionSpec(MODEL_AXIS), PartitionSpec()
+    # check_vma=False: cores with `lax.while_loop` (LogME) carry per-model state whose
+    # varying-axis type the checker cannot reconcile with their replicated initial values.
+    scores = jax.shard_map(scores, mesh=_model_mesh(),
+                           in_specs=(models, replicated, models, replicated),
+                           out_specs=models, check_vma=False)
+  return jax.jit(scores)
+
+
+def _pad_model_axis(arrays: list[np.ndarray | None], multiple: int) -> list[np.ndarray | None]:
+  """Pads the model axis to a multiple of the device count by repeating the first model."""
+  extra = -arrays[0].shape[0] % multiple
+  # A real model (not zeros) keeps the padded rows finite for every score.
+  return [None if a is None else np.concatenate([a, np.repeat(a[:1], extra, axis=0)])
+          for a in arrays]
+
+
+def _run_group(group: _Group, features, labels, num_classes, source_probs, prepared, shard
+               ) -> np.ndarray:
+  dtype = np.float64 if group.float64 else np.float32
+  stacked = np.stack([np.pad(features[m], ((0, 0), (0, group.dim - features[m].shape[1])))
+                      for m in group.models]).astype(dtype)  # [M, N, D]
+  probs = None
+  if any(s.needs_source_probs for s in group.specs):
+    probs = np.stack([source_probs[m] for m in group.models]).astype(dtype)  # [M, N, Cs]
+  if shard:
+    stacked, probs = _pad_model_axis([stacked, probs], jax.device_count())
+  names = tuple(s.name for s in group.specs)
+  args = {s.name: prepared[(s.name, group.dim)] for s in group.specs}
+  with registry.precision(group.float64):
+    values = _group_function(names, num_classes, shard)(stacked, labels, probs, args)
+  return np.asarray(values, dtype=np.float64)[: len(group.models)]
+
+
+def score_zoo(features: Mapping[str, Any], labels, scores: Sequence[str], *,
+              source_probs: Mapping[str, Any] | None = None,
+              normalization: str = "none", pad_dims: bool = False,
+              shard: bool | None = None) -> dict[str, dict[str, float]]:
+  """Scores every model of a zoo on one labelled probe set.
+
+  Args:
+    features: model name -> [N, D_m] features; N is shared, D may differ between models.
+    labels: int [N] labels using every class 0..K-1.
+    scores: registered score names and/or zoo-level names ("ncti", "etran").
+    source_probs: model name -> [N, Cs_m] source softmax, needed by LEEP / NCE.
+    normalization: a feature normalisation name known to `normalize` ("none", "standardize",
+      "l2"), applied to every model before scoring.
+    pad_dims: zero-pad models into one group for scores whose spec is `pad_invariant`.
+    shard: shard each group's model axis over all devices; None shards when there are
+      several accelerator devices. Forced CPU host devices only serve tests: concurrent
+      LAPACK calls on them can deadlock in jaxlib 0.10.2 (seen with NCTI).
+
+  Returns:
+    model -> score name -> value, in the order of `features` and `scores`.
+
+  Raises:
+    ValueError: before any work, for an empty zoo, unknown score or normalisation names,
+      bad or mismatched arrays, missing source probabilities, a score's own shape limits
+      (from its `prepare`), or a zoo-level score with fewer than 2 models.
+  """
+  if not features:
+    raise ValueError("features must map at least one model name to its [N, D] features")
+  units = _score_units(scores)
+  normalize.get_normalizer(normalization)  # ValueError for an unknown name
+  specs = [registry.get_score(name) for unit in units for name in unit]
+  hosts = {m: checks.check_features(f, name=f"features[{m!r}]") for m, f in features.items()}
+  num_samples = next(iter(hosts.values())).shape[0]
+  for model, array in hosts.items():
+    if array.shape[0] != num_samples:
+      raise ValueError(f"features[{model!r}] has N={array.shape[0]} rows, the first model "
+                       f"N={num_samples}: a zoo is scored on one probe set")
+  labels, num_classes = checks.check_labels(labels, num_samples)
+  probs: dict[str, np.ndarray] = {}
+  if any(s.needs_source_probs for s in specs):
+    missing = [m for m in hosts if m not in (source_probs or {})]
+    if missing:
+      readers = [s.name for s in specs if s.needs_source_probs]
+      raise ValueError(f"source_probs are needed by {readers} but missing for models {missing}")
+    probs = {m: checks.check_probabilities(source_probs[m], num_samples,
+                                           name=f"source_probs[{m!r}]") for m in hosts}
+  zoo_level = [s for s in scores if s in ZOO_LEVEL_SCORES]
+  if zoo_level and len(hosts) < 2:
+    raise ValueError(f"{zoo_level} normalise across the zoo and need at least 2 models")
+  dims = {m: f.shape[1] for m, f in hosts.items()}
+  groups = _groups(dims, {m: p.shape[1] for m, p in probs.items()}, units, pad_dims)
+  prepared = {(s.name, g.dim): s.prepare(num_samples, g.dim, num_classes) if s.prepare else {}
+              for g in groups for s in g.specs}
+  if shard is None:
+    shard = jax.device_count() > 1 and jax.default_backend() != "cpu"
+  if normalization != "none":
+    hosts = {m: normalize.normalize_features(f, normalization) for m, f in hosts.items()}
+
+  values: dict[str, dict[str, float]] = {m: {} for m in hosts}
+  for group in groups:
+    table = _run_group(group, hosts, labels, num_classes, probs, prepared, shard)
+    for row, model in zip(table, group.models):
+      values[model].update(zip((s.name for s in group.specs), row.tolist()))
+  models = list(hosts)
+  for name in zoo_level:
+    components, combine = ZOO_LEVEL_SCORES[name]
+    combined = combine({c: [values[m][c] for m in models] for c in components})
+    for model, value in zip(models, combined):
+      values[model][name] = float(value)
+  return {m: {name: values[m][name] for name in scores} for m in models}
+
+
+def scores_table_rows(results: Mapping[str, Mapping[str, float]], dataset: str
+                      ) -> list[dict[str, Any]]:
+  """Long-form rows (dataset, model, score, value) of a `score_zoo` result: the scores CSV."""
+  return [{"dataset": dataset, "model": model, "score": name, "value": value}
+          for model, by_score in results.items() for name, value in by_score.items()]
+
+
+def feature_cache_dir(cache_root: io.PathLike, dataset: str) -> pathlib.Path:
+  """`<cache_root>/features/<dataset>`: where the feature files of one probe set live."""
+  return pathlib.Path(cache_root) / "features" / dataset
+
+
+def load_feature_zoo(cache_root: io.PathLike, dataset: str
+                     ) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray]]:
+  """Reads every `<model>.npz` (+ sidecar) of one dataset's feature cache.
+
+  Returns:
+    (model -> features [N, D], labels [N], model -> source_probs [N, Cs] for the models
+    that have them), models in sorted order.
+
+  Raises:
+    FileNotFoundError: no feature files for `dataset`.
+    ValueError: models disagree on the probe-set labels.
+    io.CacheError: a damaged cache file.
+  """
+  paths = sorted(feature_cache_dir(cache_root, dataset).glob("*.npz"))
+  if not paths:
+    raise FileNotFoundError(f"no feature files in {feature_cache_dir(cache_root, dataset)}")
+  features, source_probs, labels = {}, {}, None
+  for path in paths:
+    arrays, _ = io.load_arrays(path)
+    if labels is None:
+      labels = arrays["labels"]
+    elif not np.array_equal(labels, arrays["labels"]):
+      raise ValueError(f"{path.name}: labels differ from the other models' (not one probe set)")
+    features[path.stem] = arrays["features"]
+    if "source_probs" in arrays:
+      source_probs[path.stem] = arrays["source_probs"]
+  return features, labels, source_probs
+
+
+def make_synthetic_zoo(cache_root: io.PathLike, dataset: str, num_models: int,
+                       dims: Sequence[int], num_samples: int, num_classes: int,
+                       source_classes: int, seed: int) -> list[str]:
+  """Writes a seeded zoo of feature files with a planted class structure; returns the names.
+
+  Every model sees the same labelled probe set: class means in a 16-dimensional latent space
+  plus noise. Model i mixes the class signal with weight (i + 1) / num_models into the
+  noise, so models rank by construction; each embeds the latent into its own D (cycling
+  through `dims`) with a random map, a ReLU and an offset, like penultimate features, and
+  gets a fixed random source head for `source_probs`.
+  """
+  rng = np.random.default_rng(seed)
+  labels = np.arange(num_samples) % num_classes
+  rng.shuffle(labels)
+  latent_means = rng.normal(size=(num_classes, 16)) * 2.0  # [K, 16]
+  noise = rng.normal(size=(num_samples, 16))  # [N, 16]
+  names = []
+  for index in range(num_models):
+    dim = int(dims[index % len(dims)])
+    quality = (index + 1) / num_models
+    latent = quality * latent_means[labels] + noise  # [N, 16]
+    embed = rng.normal(size=(16, dim)) / 4.0
+    features = np.maximum(latent @ embed + 0.3 * rng.normal(size=(num_samples, dim)), 0) + 0.1
+    logits = features @ rng.normal(size=(dim, source_classes)) / np.sqrt(dim)
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    name = f"synthetic_{index:02d}_d{dim}"
+    io.save_arrays(feature_cache_dir(cache_root, dataset) / f"{name}.npz",
+                   {"features": features.astype(np.float32), "labels": labels.astype(np.int64),
+                    "source_probs": (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)},
+                   {"model": name, "dataset": dataset, "split": "synthetic", "probe_seed": seed,
+                    "N": num_samples, "D": dim, "quality": quality})
+    names.append(name)
+  return names
+
+
+def run_score_zoo(config: Any, workdir: io.PathLike) -> dict[str, dict[str, float]]:
+  """The `scripts/score_zoo.py` job: (optionally synthesise,) load, score, write tables.
+
+  Writes `workdir/config.json`, `metrics.jsonl`, `scores.csv|md` (long form: dataset, model,
+  score, value) and `scores_wide.csv|md` (one row per model).
+
+  Args:
+    config: see `configs/score_zoo.py`.
+    workdir: output folder.
+
+  Returns:
+    the `score_zoo` result.
+  """
+  workdir = pathlib.Path(workdir)
+  io.write_config(workdir, config)
+  metrics = io.MetricsWriter(workdir)
+  cache_root = pathlib.Path(config.cache_dir) if config.cache_dir else workdir / "cache"
+  if config.synthetic.enabled:
+    synthetic = config.synthetic
+    make_synthetic_zoo(cache_root, config.dataset, synthetic.num_models, synthetic.dims,
+                       synthetic.num_samples, synthetic.num_classes, synthetic.source_classes,
+                       config.seed)
+  features, labels, source_probs = load_feature_zoo(cache_root, config.dataset)
+  shard = {"auto": None, "on": True, "off": False}[config.shard]
+  start = time.perf_counter()
+  results = score_zoo(features, labels, list(config.scores), source_probs=source_probs or None,
+                      normalization=config.normalization, pad_dims=config.pad_dims, shard=shard)
+  metrics.write(event="scored", dataset=config.dataset, num_models=len(features),
+                scores=list(config.scores), seconds=time.perf_counter() - start)
+  io.write_table(workdir, "scores", scores_table_rows(results, config.dataset))
+  io.write_table(workdir, "scores_wide", [{"model": m, **v} for m, v in results.items()])
+  return results

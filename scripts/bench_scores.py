@@ -1,0 +1,159 @@
+"""Times every registered score at N=2000, D=2048, K=100 against its unavoidable linear algebra.
+
+Single-threaded (XLA intra-op and BLAS threads off), after a warm-up compile; the median of
+`--repeats` runs. Each score is paired with the dense kernel it cannot avoid (a Gram GEMM, the
+Gram's eigh or Cholesky, the thin GEMMs of a randomized range finder, the [D, K] class-sum
+GEMM), timed in the same run and precision, and the ratio is reported. Then a 22-model zoo
+(D from 192 to 2048) is scored with logme + lfc + parc in one `score_zoo` call (first call
+with compilation, then warm).
+
+  .venv/bin/python scripts/bench_scores.py --workdir=/tmp/bench_scores
+
+Writes `bench_scores.csv|md`, `bench_zoo.csv|md` and `metrics.jsonl`; prints both tables.
+"""
+
+import os
+
+# Single-threaded timing: set before JAX is imported (by the library imports below).
+os.environ.setdefault("XLA_FLAGS",
+                      "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+  os.environ.setdefault(_var, "1")
+
+import time  # noqa: E402
+
+from absl import app, flags  # noqa: E402
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+from guidedrec_jax import io  # noqa: E402
+from guidedrec_jax import scores  # noqa: E402  (registers every score)
+from guidedrec_jax.scores import registry  # noqa: E402
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "Output folder.", required=True)
+_SAMPLES = flags.DEFINE_integer("num_samples", 2000, "N.")
+_DIM = flags.DEFINE_integer("dim", 2048, "D of the single-model timings.")
+_CLASSES = flags.DEFINE_integer("num_classes", 100, "K.")
+_SOURCE_CLASSES = flags.DEFINE_integer("source_classes", 1000, "Cs of the source head.")
+_ZOO_MODELS = flags.DEFINE_integer("zoo_models", 22, "Models in the zoo timing.")
+_REPEATS = flags.DEFINE_integer("repeats", 3, "Timed runs after the warm-up (median).")
+_SEED = flags.DEFINE_integer("seed", 0, "Seed of the synthetic inputs.")
+
+ZOO_SCORES = ("logme", "lfc", "parc")
+ZOO_DIMS = (192, 256, 384, 512, 768, 1024, 1280, 1536, 2048)
+
+
+def _gram(f):
+  return f @ f.T if f.shape[0] <= f.shape[1] else f.T @ f
+
+
+def _range_finder(f, iterations):
+  """sklearn's randomized range finder with 74 test vectors (PARC: 1 round, NCTI: 7)."""
+  basis = jnp.ones((f.shape[1], 74), f.dtype)
+  for _ in range(iterations):
+    basis = f.T @ (f @ basis)
+  return jnp.linalg.qr(f @ basis)[0]
+
+
+# The kernel each score cannot avoid; x is the features [N, D] (or the source probs [N, Cs]).
+BASELINES = {
+    "gram_gemm": _gram,
+    "gram_eigh": lambda x: jnp.linalg.eigh(_gram(x))[0],
+    "gram_cholesky": lambda x: jnp.linalg.cholesky(x.T @ x + jnp.eye(x.shape[1], dtype=x.dtype)),
+    "range_finder_1": lambda x: _range_finder(x, 1),
+    "range_finder_7": lambda x: _range_finder(x, 7),
+    "class_gemm": lambda x: x.T @ x[:, :_CLASSES.value],  # the [D, K] class-sum GEMM
+}
+SCORE_BASELINE = {
+    "logme": "gram_eigh", "logme_consistent": "gram_eigh", "hscore": "gram_eigh",
+    "hscore_shrinkage": "gram_eigh", "transrate": "gram_cholesky", "lfc": "gram_gemm",
+    "parc": "range_finder_1", "parc_exact": "gram_eigh", "gbc": "gram_eigh",
+    "gbc_spherical": "gram_eigh", "sfda": "gram_cholesky", "ncti_ncc": "range_finder_7",
+    "ncti_seli": "range_finder_7", "ncti_vc": "range_finder_7", "etran_lda": "class_gemm",
+    "etran_energy": "class_gemm", "leep": "class_gemm", "nce": "class_gemm",
+}
+PROBS_BASELINE_SCORES = ("leep", "nce")  # their operand is the source probs, not features
+
+
+def _median_seconds(fn, *args) -> float:
+  jax.block_until_ready(fn(*args))  # warm-up: compile
+  times = []
+  for _ in range(_REPEATS.value):
+    start = time.perf_counter()
+    jax.block_until_ready(fn(*args))
+    times.append(time.perf_counter() - start)
+  return float(np.median(times))
+
+
+def _planted(rng, num_samples, dim, labels, num_classes):
+  means = rng.normal(size=(num_classes, dim))
+  return (np.maximum(means[labels] + 2.0 * rng.normal(size=(num_samples, dim)), 0)
+          + 0.1).astype(np.float32)
+
+
+def _score_rows(features, labels, probs, metrics) -> list[dict]:
+  rows, baseline_seconds = [], {}
+  for name in sorted(registry.SCORES):
+    spec = registry.get_score(name)
+    prepared = spec.prepare(*features.shape, _CLASSES.value) if spec.prepare else {}
+    dtype = np.float64 if spec.float64 else np.float32
+    with registry.precision(spec.float64):
+      fn = jax.jit(lambda f, y, p, kw, spec=spec: spec.core(f, y, _CLASSES.value, p, **kw))
+      seconds = _median_seconds(fn, features.astype(dtype), labels,
+                                probs.astype(dtype) if spec.needs_source_probs else None,
+                                prepared)
+      base = SCORE_BASELINE.get(name, "gram_gemm")
+      operand = probs if name in PROBS_BASELINE_SCORES else features
+      key = (base, spec.float64, operand.shape)
+      if key not in baseline_seconds:
+        baseline_seconds[key] = _median_seconds(jax.jit(BASELINES[base]), operand.astype(dtype))
+    base_s = baseline_seconds[key]
+    row = {"score": name, "precision": "float64" if spec.float64 else "float32",
+           "seconds": seconds, "baseline": base, "baseline_seconds": base_s,
+           "ratio": seconds / base_s}
+    metrics.write(event="score_time", **row)
+    print(row, flush=True)
+    rows.append(row)
+  return rows
+
+
+def _zoo_rows(rng, labels, metrics) -> list[dict]:
+  features = {f"model_{i:02d}_d{ZOO_DIMS[i % len(ZOO_DIMS)]}":
+              _planted(rng, _SAMPLES.value, ZOO_DIMS[i % len(ZOO_DIMS)], labels, _CLASSES.value)
+              for i in range(_ZOO_MODELS.value)}
+  rows = []
+  for call in ("first (with compilation)", "second (warm)"):
+    start = time.perf_counter()
+    scores.score_zoo(features, labels, list(ZOO_SCORES), shard=False)
+    row = {"call": call, "models": len(features),
+           "distinct_dims": len({f.shape[1] for f in features.values()}),
+           "scores": "+".join(ZOO_SCORES), "seconds": time.perf_counter() - start}
+    metrics.write(event="zoo_time", **row)
+    print(row, flush=True)
+    rows.append(row)
+  return rows
+
+
+def main(argv):
+  del argv
+  rng = np.random.default_rng(_SEED.value)
+  labels = (np.arange(_SAMPLES.value) % _CLASSES.value).astype(np.int32)
+  features = _planted(rng, _SAMPLES.value, _DIM.value, labels, _CLASSES.value)
+  logits = rng.normal(size=(_SAMPLES.value, _SOURCE_CLASSES.value))
+  probs = (np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)).astype(np.float32)
+  metrics = io.MetricsWriter(_WORKDIR.value)
+  metrics.write(event="start", load_average=os.getloadavg(), xla_flags=os.environ["XLA_FLAGS"],
+                num_samples=_SAMPLES.value, dim=_DIM.value, num_classes=_CLASSES.value)
+  score_rows = _score_rows(features, labels, probs, metrics)
+  zoo_rows = _zoo_rows(rng, labels, metrics)
+  metrics.write(event="end", load_average=os.getloadavg())
+  io.write_table(_WORKDIR.value, "bench_scores", score_rows)
+  io.write_table(_WORKDIR.value, "bench_zoo", zoo_rows)
+  print(io.markdown_table(score_rows, float_format="{:.3f}"))
+  print(io.markdown_table(zoo_rows, float_format="{:.2f}"))
+  print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,24 @@
+"""Scores a zoo of cached features on one probe set; writes the long-form scores table.
+
+  .venv/bin/python scripts/score_zoo.py --config=configs/score_zoo.py --workdir=/tmp/score_zoo
+  .venv/bin/python scripts/score_zoo.py --config=configs/score_zoo.py:smoke --workdir=/tmp/s
+"""
+
+from absl import app
+from absl import flags
+from ml_collections import config_flags
+
+from guidedrec_jax.scores import zoo
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Path to a configs/score_zoo.py file.",
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Output folder.", required=True)
+
+
+def main(argv: list[str]) -> None:
+  del argv
+  zoo.run_score_zoo(_CONFIG.value, _WORKDIR.value)
+
+
+if __name__ == "__main__":
+  app.run(main)

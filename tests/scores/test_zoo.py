@@ -1,0 +1,98 @@
+"""score_zoo: equality with the per-model functions, sharding, no retrace, validation."""
+
+import numpy as np
+import pytest
+
+import jax
+
+from guidedrec_jax.scores import etran, leep, ncti, sfda, zoo
+
+N, K = 240, 4
+
+
+def _zoo(seed=0, dims=(64, 96, 64)):
+  rng = np.random.default_rng(seed)
+  labels = np.arange(N) % K
+  features, probs = {}, {}
+  for i, dim in enumerate(dims):
+    signal = rng.normal(size=(K, dim))[labels] * (0.3 + 0.3 * i)
+    features[f"m{i}"] = (signal + rng.normal(size=(N, dim))).astype(np.float32)
+    probs[f"m{i}"] = rng.dirichlet(np.ones(7), size=N).astype(np.float32)
+  return features, labels, probs
+
+
+def test_equals_per_model_functions():
+  features, labels, probs = _zoo()
+  got = zoo.score_zoo(features, labels, ["leep", "nce", "sfda", "etran_lda", "etran_energy"],
+                      source_probs=probs, shard=False)
+  for model, f in features.items():
+    assert list(got[model]) == ["leep", "nce", "sfda", "etran_lda", "etran_energy"]
+    want = {"leep": leep.leep(probs[model], labels), "nce": leep.nce(probs[model], labels),
+            "sfda": sfda.sfda(f, labels), **etran.etran_components(f, labels)}
+    for name, value in want.items():
+      np.testing.assert_allclose(got[model][name], value, rtol=1e-10, err_msg=name)
+
+
+def test_zoo_level_scores_combine_per_model_components():
+  features, labels, _ = _zoo()
+  got = zoo.score_zoo(features, labels, ["ncti", "ncti_ncc"], shard=False)
+  components = {m: ncti.ncti_components(f, labels) for m, f in features.items()}
+  want = ncti.ncti_from_components(
+      {c: [components[m][c] for m in features] for c in ncti.COMPONENTS})
+  np.testing.assert_allclose([got[m]["ncti"] for m in features], want, rtol=1e-8)
+  np.testing.assert_allclose([got[m]["ncti_ncc"] for m in features],
+                             [components[m]["ncti_ncc"] for m in features], rtol=1e-10)
+
+
+@pytest.mark.parametrize("names", [["leep", "etran_lda"], ["sfda"]])
+def test_sharded_equals_unsharded(names):
+  assert jax.device_count() == 2  # from tests/conftest.py
+  features, labels, probs = _zoo(dims=(64, 64, 64, 96))  # 3 models of one D: padded to 4
+  plain = zoo.score_zoo(features, labels, names, source_probs=probs, shard=False)
+  sharded = zoo.score_zoo(features, labels, names, source_probs=probs, shard=True)
+  for model in features:
+    for name in names:
+      np.testing.assert_allclose(sharded[model][name], plain[model][name], rtol=1e-10)
+
+
+def test_no_retrace_for_a_second_zoo_with_the_same_shapes():
+  names = ["leep", "etran_lda"]
+  zoo.score_zoo(*_zoo(seed=1)[:2], names, source_probs=_zoo(seed=1)[2], shard=False)
+  functions = [zoo._group_function((name,), K, False) for name in names]
+  sizes = [fn._cache_size() for fn in functions]
+  features, labels, probs = _zoo(seed=2)
+  zoo.score_zoo(features, labels, names, source_probs=probs, shard=False)
+  assert [fn._cache_size() for fn in functions] == sizes
+
+
+def test_pad_dims_leaves_pad_invariant_scores_unchanged():
+  features, labels, _ = _zoo()
+  padded = zoo.score_zoo(features, labels, ["lfc"], pad_dims=True, shard=False)
+  exact = zoo.score_zoo(features, labels, ["lfc"], pad_dims=False, shard=False)
+  for model in features:
+    np.testing.assert_allclose(padded[model]["lfc"], exact[model]["lfc"], rtol=1e-5)
+
+
+def test_table_rows():
+  rows = zoo.scores_table_rows({"a": {"leep": -1.0, "nce": -2.0}}, "cifar")
+  assert rows == [{"dataset": "cifar", "model": "a", "score": "leep", "value": -1.0},
+                  {"dataset": "cifar", "model": "a", "score": "nce", "value": -2.0}]
+
+
+@pytest.mark.parametrize("change,match", [
+    (dict(scores=["nope"]), "unknown score"),
+    (dict(scores=[]), "non-empty"),
+    (dict(scores=["leep"], source_probs=None), "source_probs"),
+    (dict(normalization="whiten"), "name must be one of"),
+    (dict(features={"a": np.ones((N - 1, 64))}), "labels"),
+    (dict(features={"a": np.zeros((N, 64), np.float32) + 1}, scores=["ncti"]), "at least 2"),
+    (dict(features={"a": np.full((N, 64), np.nan)}), "features\\['a'\\]"),
+    (dict(features={"a": np.ones((N, 64)), "b": np.ones((N - 1, 64))}), "features\\['b'\\]"),
+    (dict(features={"a": np.ones((N, 32)), "b": np.ones((N, 32))}, scores=["ncti"]), "D >= 64"),
+])
+def test_validation_before_any_work(change, match):
+  features, labels, probs = _zoo()
+  kwargs = dict(features=features, labels=labels, scores=["sfda"], source_probs=probs)
+  kwargs.update(change)
+  with pytest.raises(ValueError, match=match):
+    zoo.score_zoo(**kwargs)
