@@ -124,8 +124,10 @@ def test_epoch_traces_once_and_fit_is_deterministic():
   assert len(first.history) == 6
   again = train.fit(pairs, config)
   assert steps.TRACES["train_epoch"] == 1  # same shapes and spec: the cache is reused
+  # Bit for bit on CPU; a GPU's scatter-add sums touched rows in no fixed order.
+  rtol = 0 if jax.default_backend() == "cpu" else 1e-5
   for name in first.params:
-    np.testing.assert_array_equal(first.params[name], again.params[name])
+    np.testing.assert_allclose(first.params[name], again.params[name], rtol=rtol, atol=0)
   other = train.fit(pairs, config._replace(seed=1))
   assert not np.array_equal(first.params["v"], other.params["v"])
 

@@ -46,7 +46,9 @@ def test_zoo_level_scores_combine_per_model_components():
 
 @pytest.mark.parametrize("names", [["leep", "etran_lda"], ["sfda"]])
 def test_sharded_equals_unsharded(names):
-  assert jax.device_count() == 2  # from tests/conftest.py
+  # tests/conftest.py gives a CPU run 2 host devices; a one-GPU machine has only its GPU.
+  if jax.device_count() < 2:
+    pytest.skip(f"needs 2 devices, this backend ({jax.default_backend()}) has 1")
   features, labels, probs = _zoo(dims=(64, 64, 64, 96))  # 3 models of one D: padded to 4
   plain = zoo.score_zoo(features, labels, names, source_probs=probs, shard=False)
   sharded = zoo.score_zoo(features, labels, names, source_probs=probs, shard=True)
