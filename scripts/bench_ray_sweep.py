@@ -21,22 +21,19 @@ import multiprocessing
 import os
 import statistics
 import pathlib
-import sys
 import tempfile
 import time
 
-# The repository root is not on the path of a script; one thread per process (set before
-# torch is imported, and inherited by Ray's workers).
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+# One thread per process: set before torch is imported, and inherited by Ray's workers.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from absl import app, flags  # noqa: E402
-import torch  # noqa: E402
+from absl import app, flags
+import torch
 
-from guidedrec_jax import io  # noqa: E402
-from guidedrec_jax.data import procedural  # noqa: E402
-from guidedrec_jax.distributed import make_executor  # noqa: E402
-from guidedrec_jax.finetune import JobsLog, ModelInfo, hpo_grid, run_sweep  # noqa: E402
+from guidedrec_jax import io
+from guidedrec_jax.data import procedural
+from guidedrec_jax.distributed import make_executor
+from guidedrec_jax.finetune import JobsLog, ModelInfo, hpo_grid, run_sweep
 
 flags.DEFINE_integer("ray_cpus", 2, "CPUs of the local Ray (= jobs at once).")
 flags.DEFINE_list("tasks", ["procedural/shape", "procedural/position"], "Procedural tasks.")
