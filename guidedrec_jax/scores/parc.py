@@ -18,7 +18,10 @@ Three reductions:
 
 The label dissimilarity takes two values (same class or not), so its Spearman ranks are an
 affine function of the "different class" indicator; only the feature dissimilarities are
-ranked (ties averaged, one sort of N(N−1)/2 values). Memory is O(N²).
+ranked (ties averaged, one sort of N(N−1)/2 values). Memory is O(N²). On CPU the cost is that
+sort: the values and the indicator are packed into one unsigned integer per pair, which XLA
+sorts several times faster than floats with a carried operand (same ranks, same result), and
+the upper triangle is folded out with slices instead of gathered (`strict_upper_triangle`).
 
 Agreement with the official code is ~1e-3 absolute (on the ×100 scale), not better: numpy's
 `corrcoef` of identical one-hot rows returns 1 − 1.1e-16 for some class pairs and exactly 1
@@ -109,38 +112,121 @@ def exact_pca(features: jax.Array, n_dims: int) -> jax.Array:
   return _flip_signs(centred @ components.T, components)
 
 
-def spearman_with_indicator(values: jax.Array, indicator: jax.Array) -> jax.Array:
-  """Spearman ρ between `values` [M] and a 0/1 `indicator` [M], ties averaged.
-
-  The average ranks of a two-valued variable are an affine function of it, so ρ is the
-  Pearson correlation of the ranks of `values` with the indicator itself. Both are carried
-  through one sort; ranks stay in sorted order since the correlation ignores the order.
-  """
-  size = values.shape[0]
-  position = jnp.arange(size)
+def _sort_ranks_exact(values: jax.Array, indicator: jax.Array, keys: jax.Array
+                      ) -> tuple[jax.Array, jax.Array]:
+  """Average ranks of `values` [M] and `indicator` [M] in one (slow) co-sort of floats."""
+  del keys
   ordered, carried = jax.lax.sort((values, indicator), num_keys=1)
+  return _tie_averaged_ranks(ordered, values.dtype), carried
+
+
+def _sort_ranks_packed(values: jax.Array, indicator: jax.Array, keys: jax.Array
+                       ) -> tuple[jax.Array, jax.Array]:
+  """As `_sort_ranks_exact`, via a single-operand sort of unsigned keys (~8x faster on CPU).
+
+  XLA on CPU sorts one integer operand with a plain comparison, but a float sort or a
+  multi-operand sort goes through a generic comparator. Each value becomes its
+  order-preserving unsigned bit pattern minus the smallest one, shifted left to hold the
+  indicator in the lowest bit: equal values stay equal (ties are exact), order is kept, and
+  only the order of the indicator inside a tie changes, which average ranks ignore. Valid only
+  when the keys (`_ordered_bits(values)`) span less than half the unsigned range (`_packable`).
+  """
+  ordered = jax.lax.sort(_packed_keys(keys, indicator))
+  carried = (ordered & 1).astype(values.dtype)
+  return _tie_averaged_ranks(ordered >> 1, values.dtype), carried
+
+
+def _ordered_bits(values: jax.Array) -> jax.Array:
+  """Unsigned keys whose order is the float order of `values` (finite, −0 merged with +0)."""
+  unsigned = jnp.uint64 if values.dtype.itemsize == 8 else jnp.uint32
+  sign = unsigned(1 << (8 * values.dtype.itemsize - 1))
+  # −0.0 == +0.0 as floats but not as bit patterns; a where, since XLA may fold x + 0.
+  bits = jax.lax.bitcast_convert_type(jnp.where(values == 0, 0.0, values).astype(values.dtype),
+                                      unsigned)
+  # Non-negative floats order as their bits with the sign set; negatives in reverse.
+  return jnp.where(bits & sign, ~bits, bits | sign)
+
+
+def _packable(keys: jax.Array) -> jax.Array:
+  """Whether the span of `keys` (`_ordered_bits`) leaves the lowest bit free for the indicator.
+
+  True whenever the values lie in (−1, 4): the span is then at most bits(|min|) + bits(max)
+  + 1 < 0x3FF0… + 0x4010… = 2^63 (float64; 0x3F80… + 0x4080… = 2^31 in float32). PARC's
+  1 − cos with |cos| ≤ 1 + O(n·eps) lies in [−δ, 2 + δ] (span 0x7CD… for δ = 2^−50), so the
+  float co-sort fallback is for other callers only.
+  """
+  span = jnp.max(keys) - jnp.min(keys)
+  return (span >> (8 * keys.dtype.itemsize - 1)) == 0
+
+
+def _packed_keys(keys: jax.Array, indicator: jax.Array) -> jax.Array:
+  """(key − min key) · 2 + indicator; exact when `_packable(keys)`."""
+  keys = keys - jnp.min(keys)
+  return (keys << 1) | indicator.astype(keys.dtype)
+
+
+def _tie_averaged_ranks(ordered: jax.Array, dtype: jnp.dtype) -> jax.Array:
+  """1-based average ranks of a sorted array, in sorted order."""
+  size = ordered.shape[0]
+  position = jnp.arange(size)
   changes = ordered[1:] != ordered[:-1]
   first = jax.lax.cummax(jnp.where(jnp.concatenate([jnp.array([True]), changes]), position, 0))
   last = jax.lax.cummin(
       jnp.where(jnp.concatenate([changes, jnp.array([True])]), position, size - 1), reverse=True)
-  ranks = (first + last).astype(values.dtype) / 2.0 + 1.0
+  return (first + last).astype(dtype) / 2.0 + 1.0
+
+
+def spearman_with_indicator(values: jax.Array, indicator: jax.Array) -> jax.Array:
+  """Spearman ρ between finite `values` [M] and a 0/1 `indicator` [M], ties averaged.
+
+  The average ranks of a two-valued variable are an affine function of it, so ρ is the
+  Pearson correlation of the ranks of `values` with the indicator itself. Both are carried
+  through one sort; ranks stay in sorted order since the correlation ignores the order.
+  The packed-key sort serves every PARC input (see `_packable`); the float co-sort only keeps
+  the result exact for values spread wider than that (under `vmap` both branches run).
+  """
+  keys = _ordered_bits(values)
+  ranks, carried = jax.lax.cond(_packable(keys), _sort_ranks_packed, _sort_ranks_exact,
+                                values, indicator, keys)
   ranks, carried = ranks - jnp.mean(ranks), carried - jnp.mean(carried)
   denom = jnp.sqrt(jnp.sum(ranks * ranks) * jnp.sum(carried * carried))
   # A constant side (all ties, or one class) carries no ranking information: ρ = 0, not NaN.
   return jnp.where(denom > 0, jnp.sum(ranks * carried) / jnp.where(denom > 0, denom, 1.0), 0.0)
 
 
+def strict_upper_triangle(matrix: jax.Array) -> jax.Array:
+  """The N(N−1)/2 entries above the diagonal of `matrix` [N, N], in a fixed but unusual order.
+
+  Spearman ρ ignores the order of the pairs, so instead of a gather with `triu_indices`
+  (~0.1 s per N=2000 matrix on one CPU core) the triangle is folded into a [h, w] rectangle
+  with slices and reshapes only: row r < h holds row r's N−1−r upper entries on the left and
+  the r (N even) or r + 1 (N odd) upper entries of partner row N−1−r (N−2−r) on the right.
+  Any two matrices of the same size fold in the same order, so pairs stay aligned.
+  """
+  size = matrix.shape[0]
+  odd = size % 2
+  width = size if odd else size - 1
+  height = size * (size - 1) // 2 // max(width, 1)
+  # Row r's upper entries start at flat index r·N + r + 1: a stride of N + 1 from offset 1.
+  flat = jnp.concatenate([matrix.reshape(-1), jnp.zeros((size + 1,), matrix.dtype)])
+  left = flat[1:1 + height * (size + 1)].reshape(height, size + 1)[:, :width]
+  # The partner row's upper entries end at column N − 1, so they start at column 1 − odd
+  # of the flipped rows, one static slice.
+  partner = matrix[size - 1 - odd - height + 1:size - odd][::-1, 1 - odd:1 - odd + width]
+  column = jnp.arange(width)[None, :]
+  row = jnp.arange(height)[:, None]
+  return jnp.where(column < size - 1 - row, left, partner).reshape(-1)
+
+
 def parc_correlation(reduced: jax.Array, labels: jax.Array) -> jax.Array:
   """100 × Spearman ρ between the row-dissimilarities of `reduced` [N, n] and of the labels."""
-  num_samples = reduced.shape[0]
   std = jnp.std(reduced, axis=0)
   standard = (reduced - jnp.mean(reduced, axis=0)) / jnp.where(std > 0, std, 1.0)
   rows = standard - jnp.mean(standard, axis=1, keepdims=True)
   norms = jnp.linalg.norm(rows, axis=1, keepdims=True)
   rows = rows / jnp.where(norms > 0, norms, 1.0)  # a constant row correlates 0 with all
-  upper = jnp.triu_indices(num_samples, 1)
-  feature_dissim = 1.0 - (rows @ rows.T)[upper]
-  label_dissim = (labels[:, None] != labels[None, :])[upper].astype(reduced.dtype)
+  feature_dissim = 1.0 - strict_upper_triangle(rows @ rows.T)
+  label_dissim = strict_upper_triangle(labels[:, None] != labels[None, :]).astype(reduced.dtype)
   return 100.0 * spearman_with_indicator(feature_dissim, label_dissim)
 
 

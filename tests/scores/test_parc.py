@@ -59,6 +59,64 @@ def test_correlation_matches_scipy_spearman_with_ties():
   np.testing.assert_allclose(got, want, rtol=1e-9)
 
 
+def _full_sort_spearman(values, indicator):
+  """Reference: Spearman ρ by ranking all values with one full sort, ties averaged."""
+  order = np.argsort(values, kind="stable")
+  ordered = values[order]
+  ranks = np.empty(len(values))
+  start = 0
+  for stop in np.flatnonzero(np.append(ordered[1:] != ordered[:-1], True)) + 1:
+    ranks[order[start:stop]] = (start + stop + 1) / 2  # mean of 1-based ranks start+1..stop
+    start = stop
+  return np.corrcoef(ranks, indicator)[0, 1]
+
+
+@pytest.mark.parametrize("num_classes", [2, 4, 40])
+@pytest.mark.parametrize("num_samples", [48, 49])  # even and odd N fold differently
+def test_correlation_equals_full_sort_spearman_with_ties(num_samples, num_classes):
+  # K = 2 makes "same class" half of the pairs, K = 40 leaves few same-class pairs.
+  features, labels = fixtures.planted(num_samples, 3, num_classes, seed=7)
+  features = np.round(features / 2)  # few distinct rows: many tied dissimilarities
+  upper = np.triu_indices(num_samples, 1)
+  with registry.precision(True):
+    # The library's own arithmetic for 1 − corrcoef: numpy's rounds differently and would
+    # split or merge a few ties.
+    x = jnp.asarray(features)
+    standard = (x - jnp.mean(x, axis=0)) / jnp.std(x, axis=0)
+    rows = standard - jnp.mean(standard, axis=1, keepdims=True)
+    rows = rows / jnp.linalg.norm(rows, axis=1, keepdims=True)
+    dissim = np.asarray(1.0 - rows @ rows.T)[upper]
+    got = float(parc.parc_correlation(x, jnp.asarray(labels)))
+  assert len(np.unique(dissim)) < len(dissim) / 2
+  want = 100 * _full_sort_spearman(dissim, (labels[:, None] != labels[None, :])[upper])
+  np.testing.assert_allclose(got, want, rtol=1e-9)
+
+
+@pytest.mark.parametrize("float64", [True, False])
+@pytest.mark.parametrize("spread", [1.0, 1e300])  # PARC's range (packed keys), and wider
+def test_spearman_with_indicator_equals_full_sort(spread, float64):
+  rng = np.random.default_rng(8)
+  dtype = np.float64 if float64 else np.float32
+  spread = min(spread, float(np.finfo(dtype).max) / 4)
+  # Few distinct values (many ties), both signs, and −0.0 which must tie with +0.0.
+  values = (rng.integers(-3, 4, 600) / 3 * spread).astype(dtype)
+  values[:20] = -0.0
+  indicator = (rng.random(600) < 0.3).astype(dtype)
+  with registry.precision(float64):
+    x = jnp.asarray(values)
+    assert bool(parc._packable(parc._ordered_bits(x))) == (spread == 1.0)
+    got = float(parc.spearman_with_indicator(x, jnp.asarray(indicator)))
+  np.testing.assert_allclose(got, _full_sort_spearman(values.astype(np.float64), indicator),
+                             rtol=1e-9 if float64 else 1e-5)
+
+
+@pytest.mark.parametrize("size", range(1, 10))
+def test_strict_upper_triangle_holds_each_pair_once(size):
+  matrix = np.arange(size * size).reshape(size, size)
+  got = np.asarray(parc.strict_upper_triangle(jnp.asarray(matrix)))
+  np.testing.assert_array_equal(np.sort(got), matrix[np.triu_indices(size, 1)])
+
+
 def test_separable_features_beat_random():
   good, labels = fixtures.planted(*fixtures.TALL, fixtures.NUM_CLASSES, seed=3, signal=8.0)
   random, _ = fixtures.planted(*fixtures.TALL, fixtures.NUM_CLASSES, seed=4, signal=0.0)
