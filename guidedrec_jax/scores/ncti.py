@@ -28,6 +28,7 @@ import jax.scipy.linalg as jsl
 import numpy as np
 
 from guidedrec_jax.scores import checks
+from guidedrec_jax.scores import parc
 from guidedrec_jax.scores import registry
 
 COMPONENTS = ("ncti_ncc", "ncti_seli", "ncti_vc")
@@ -78,15 +79,10 @@ def _pca_projection(x: jax.Array, test_matrix: jax.Array | None):
     return projected, values[::-1][:PCA_DIMS] / (n - 1)
   matrix = centred.T if n < d else centred  # [rows, cols] as sklearn's `_randomized_svd`
   iterations = 7 if PCA_DIMS < 0.1 * min(n, d) else 4
-  basis = test_matrix.astype(x.dtype)
-  for _ in range(iterations):
-    basis, _ = jnp.linalg.qr(matrix @ basis)
-    basis, _ = jnp.linalg.qr(matrix.T @ basis)
-  basis, _ = jnp.linalg.qr(matrix @ basis)  # [rows, 74]
-  left, singular, right_t = jnp.linalg.svd(basis.T @ matrix, full_matrices=False)
+  left, singular, right_t = parc.randomized_svd(matrix, test_matrix, iterations, normalize=True)
   # `fit_transform` returns U·S of this approximate SVD. For a tall matrix U = basis·left, so
   # the result is X·V projected on the sampled range, not X·V itself.
-  sample_side = right_t[:PCA_DIMS].T if n < d else (basis @ left)[:, :PCA_DIMS]  # [N, 64]
+  sample_side = right_t[:PCA_DIMS].T if n < d else left[:, :PCA_DIMS]  # [N, 64]
   return sample_side * singular[:PCA_DIMS], singular[:PCA_DIMS] ** 2 / (n - 1)
 
 

@@ -71,6 +71,32 @@ def _flip_signs(scores: jax.Array, components: jax.Array) -> jax.Array:
   return scores * signs
 
 
+def randomized_svd(matrix: jax.Array, test_matrix: jax.Array, power_iterations: int,
+                   normalize: bool) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """sklearn's `randomized_svd` on a fixed Gaussian test matrix, in `jnp`.
+
+  Args:
+    matrix: [rows, cols] (centred, already transposed as sklearn does for wide inputs).
+    test_matrix: [cols, l] Gaussian test matrix drawn on the host.
+    power_iterations: power iterations of the range finder.
+    normalize: QR-orthonormalise after every product, as sklearn's "auto" normaliser does
+      beyond 2 iterations; sklearn uses none for 1–2 iterations.
+
+  Returns:
+    (left [rows, l], singular values [l], right_t [l, cols]) of the approximate SVD.
+  """
+  basis = test_matrix.astype(matrix.dtype)
+  for _ in range(power_iterations):
+    if normalize:
+      basis, _ = jnp.linalg.qr(matrix @ basis)
+      basis, _ = jnp.linalg.qr(matrix.T @ basis)
+    else:
+      basis = matrix.T @ (matrix @ basis)
+  basis, _ = jnp.linalg.qr(matrix @ basis)  # [rows, l]
+  small_u, singular, right_t = jnp.linalg.svd(basis.T @ matrix, full_matrices=False)
+  return basis @ small_u, singular, right_t
+
+
 def randomized_pca(features: jax.Array, test_matrix: jax.Array, n_dims: int) -> jax.Array:
   """sklearn's `PCA(svd_solver='randomized', iterated_power=1).fit_transform`, in `jnp`.
 
@@ -87,10 +113,8 @@ def randomized_pca(features: jax.Array, test_matrix: jax.Array, n_dims: int) -> 
   centred = features - jnp.mean(features, axis=0)
   transpose = num_samples < dim
   matrix = centred.T if transpose else centred  # [rows, cols]
-  sample = matrix.T @ (matrix @ test_matrix)
-  basis, _ = jnp.linalg.qr(matrix @ sample)  # [rows, n + 10]
-  small_u, values, small_vt = jnp.linalg.svd(basis.T @ matrix, full_matrices=False)
-  left = basis @ small_u
+  left, values, small_vt = randomized_svd(matrix, test_matrix, power_iterations=1,
+                                          normalize=False)
   if transpose:
     scores, components = small_vt[:keep].T, left[:, :keep].T
   else:
