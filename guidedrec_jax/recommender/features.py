@@ -24,6 +24,7 @@ Statistics are fitted on the training split only (`FeatureEncoder.fit`).
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,8 @@ from guidedrec_jax.recommender.pairs import EncodedPairs
 
 KINDS = ("categorical", "numeric", "cross")
 UNKNOWN = "<unknown>"
+# Bumped whenever `get_state`'s layout or the meaning of an encoded value changes.
+STATE_VERSION = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -199,6 +202,47 @@ class FeatureEncoder:
     missing = sorted(needed - set(frame.columns))
     if missing:
       raise ValueError(f"frame is missing columns {missing}")
+
+  def get_state(self) -> dict[str, Any]:
+    """The fitted encoder as plain JSON data (no pickle): fields, categories, statistics.
+
+    `FeatureEncoder.from_state(encoder.get_state())` encodes every frame exactly as `encoder`
+    does; a saved recommender stores this beside its parameters.
+    """
+    if not self.offsets:
+      raise ValueError("FeatureEncoder.get_state called before fit")
+    return {
+        "state_version": STATE_VERSION,
+        "fields": [dataclasses.asdict(f) for f in self.fields],
+        "categories": {name: list(cats) for name, cats in self.categories.items()},
+        # JSON has no infinity: a constant column's std (inf, see the module docstring) is None.
+        "stats": {name: [mean, None if np.isinf(std) else std]
+                  for name, (mean, std) in self.stats.items()},
+        "offsets": list(self.offsets),
+        "num_features": int(self.num_features),
+    }
+
+  @classmethod
+  def from_state(cls, state: dict[str, Any]) -> "FeatureEncoder":
+    """Rebuilds a fitted encoder from `get_state()`'s output; raises ValueError on a mismatch."""
+    if not isinstance(state, dict) or state.get("state_version") != STATE_VERSION:
+      found = state.get("state_version") if isinstance(state, dict) else type(state).__name__
+      raise ValueError(f"state must be a FeatureEncoder state of version {STATE_VERSION}, "
+                       f"got version {found!r}")
+    encoder = cls(tuple(Field(**f) for f in state["fields"]))
+    encoder.categories = {name: list(cats) for name, cats in state["categories"].items()}
+    encoder.stats = {name: (float(mean), float("inf") if std is None else float(std))
+                     for name, (mean, std) in state["stats"].items()}
+    encoder.offsets = [int(o) for o in state["offsets"]]
+    encoder.num_features = int(state["num_features"])
+    names = {f.name for f in encoder.fields}
+    needed_cats = {f.name for f in encoder.fields if f.kind != "numeric"}
+    needed_stats = {f.name for f in encoder.fields if f.kind != "categorical"}
+    if (len(encoder.offsets) != len(encoder.fields) or not needed_cats <= set(encoder.categories)
+        or not needed_stats <= set(encoder.stats) or not set(encoder.stats) <= names):
+      raise ValueError("state is inconsistent: offsets, categories or statistics do not match "
+                       "its fields")
+    return encoder
 
   def fit_transform(self, frame: pd.DataFrame) -> EncodedPairs:
     return self.fit(frame).transform(frame)

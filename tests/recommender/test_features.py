@@ -95,3 +95,25 @@ def test_misuse_raises():
     encoder.transform(_frame().drop(columns=["num_train"]))
   no_target = encoder.transform(_frame().drop(columns=["top1"]))
   np.testing.assert_array_equal(no_target.targets, np.zeros(4))
+
+
+def test_state_round_trip_encodes_identically_through_json():
+  import json
+  train = pd.concat([_frame(), _frame(dataset="b", params=(2.0, 20.0, 200.0, 2000.0))])
+  train.loc[train.index[:2], "num_classes"] = 10  # constant column: std = inf, kept as None
+  spec = "d,m,S_logme,family_x_params"
+  encoder = features.FeatureEncoder(features.resolve_fields(spec, train.columns)).fit(train)
+  state = json.loads(json.dumps(encoder.get_state(), allow_nan=False))
+  restored = features.FeatureEncoder.from_state(state)
+  new = _frame(models=("m1", "m9"), dataset="c", params=(3.0, 7.0), families=("vit", "mlp"))
+  for frame in (train, new):
+    a, b = encoder.transform(frame), restored.transform(frame)
+    np.testing.assert_array_equal(a.feature_ids, b.feature_ids)
+    np.testing.assert_array_equal(a.values, b.values)
+  assert restored.feature_names() == encoder.feature_names()
+  with pytest.raises(ValueError, match="version"):
+    features.FeatureEncoder.from_state({**state, "state_version": -1})
+  with pytest.raises(ValueError, match="inconsistent"):
+    features.FeatureEncoder.from_state({**state, "offsets": state["offsets"][:-1]})
+  with pytest.raises(ValueError, match="before fit"):
+    features.FeatureEncoder(encoder.fields).get_state()
