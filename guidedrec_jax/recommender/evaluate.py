@@ -21,7 +21,7 @@ import pandas as pd
 
 from guidedrec_jax import io
 from guidedrec_jax.history import parc, schema, timm
-from guidedrec_jax.recommender import metrics, plots, protocols
+from guidedrec_jax.recommender import metrics, plots, preprocess, protocols
 from guidedrec_jax.recommender import train as train_lib
 
 PROTOCOLS = ("setting1", "setting2", "setting3")
@@ -55,7 +55,9 @@ def default_config() -> ml_collections.ConfigDict:
                                                    training_seeds=1))
   config.baselines = ("params_m", "gmacs")  # history columns ranked as they are
   config.history_mean_baseline = False      # add protocols.HistoryMeanBaseline
-  config.target = "raw"               # raw | dataset_z (protocols.standardize_within_datasets)
+  config.target = "raw"               # preprocess.TARGETS: raw | dataset_z | dataset_rank
+  config.score_norm = "global_z"      # preprocess.SCORE_NORMS: global_z | dataset_z | dataset_rank
+  config.ensemble_seeds = 1           # LR/FM/FFM: members (training seeds) averaged per method
   config.ridge_field_sets = ("d,m",)  # field-set specs (features.resolve_fields) or label=spec
   config.ridge_l2 = 1.0
   config.models = ("lr", "fm", "ffm")
@@ -106,12 +108,13 @@ def build_methods(config: ml_collections.ConfigDict, history: pd.DataFrame,
       raise ValueError(f"baselines: the history has no column {column!r}")
     methods.append(protocols.ColumnBaseline(column, column))
   for column in schema.score_columns(history):
-    methods.append(protocols.ColumnBaseline("S_" + column[len(schema.SCORE_PREFIX):], column))
+    name = column[len(schema.SCORE_PREFIX):]
+    methods.append(protocols.ColumnBaseline("S_" + name, column, preprocess.score_sign(name)))
   if config.history_mean_baseline:
     methods.append(protocols.HistoryMeanBaseline())
   for label, fields in map(_label_and_spec, config.ridge_field_sets):
     methods.append(protocols.RidgeMethod(f"ridge ({label})", fields, config.ridge_l2,
-                                         config.target))
+                                         config.target, config.score_norm))
   base = config.train.to_dict()
   for model in config.models:
     overrides = config.train_overrides.get(model, ml_collections.ConfigDict()).to_dict()
@@ -122,7 +125,8 @@ def build_methods(config: ml_collections.ConfigDict, history: pd.DataFrame,
         **{**base, **overrides, "model": model, "seed": seed}))
     for label, fields in map(_label_and_spec, config.field_sets):
       methods.append(protocols.RecommenderMethod(f"{model.upper()} ({label})", fields,
-                                                 train_config, config.target))
+                                                 train_config, config.target, config.score_norm,
+                                                 config.ensemble_seeds))
   return methods
 
 

@@ -1,11 +1,7 @@
-"""The three evaluation settings, and the methods they compare.
+"""The three evaluation settings over the methods of `methods` (re-exported here).
 
-A method is anything with a `name` and `fit_predict(train, test) -> predictions`, where
-`train` and `test` are history tables (rows of (dataset, model) pairs) and the predictions
-are float [len(test)], higher = better model. Learned methods fit their feature encoder on
-`train` only, on raw `top1` or (`target="dataset_z"`) on `top1` z-scored within each
-training dataset; baselines read a column of `test` (a raw MS score or an MS-free
-heuristic) or average the training history.
+A method has a `name` and `fit_predict(train, test) -> predictions` over history tables;
+learned methods fit everything on `train` only (see `methods` and `fitted`).
 
 Settings (all return one metrics row per (method, repeat, dataset), see `metrics`):
 
@@ -17,124 +13,16 @@ Settings (all return one metrics row per (method, repeat, dataset), see `metrics
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Protocol, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-from guidedrec_jax.recommender import features, metrics
-from guidedrec_jax.recommender import train as train_lib
-
-
-class Method(Protocol):
-  name: str
-
-  def fit_predict(self, train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
-    ...
-
-
-@dataclasses.dataclass
-class ColumnBaseline:
-  """Ranks models by one column of the test rows (`sign` -1: lower is better).
-
-  Missing values get the median of the others, so such a model is neither chosen first nor
-  pushed last for lack of a score.
-  """
-  name: str
-  column: str
-  sign: float = 1.0
-
-  def fit_predict(self, train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
-    if self.column not in test.columns:
-      raise ValueError(f"method {self.name!r}: test rows have no column {self.column!r}")
-    return self.sign * _fill_missing(pd.to_numeric(test[self.column], errors="coerce"))
-
-
-@dataclasses.dataclass
-class HistoryMeanBaseline:
-  """Ranks a model by its mean accuracy on the training datasets, z-scored within each.
-
-  The MS-free "good elsewhere, good here" heuristic for settings 2 and 3; models without
-  training rows get the median (in setting 1 every test model is unseen: no information).
-  """
-  name: str = "model mean (train)"
-
-  def fit_predict(self, train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
-    standardized = standardize_within_datasets(train)["top1"]
-    return _fill_missing(test["model"].map(standardized.groupby(train["model"]).mean()))
-
-
-def standardize_within_datasets(frame: pd.DataFrame) -> pd.DataFrame:
-  """`frame` with `top1` z-scored within each dataset (a constant dataset's becomes 0).
-
-  Training on these targets weighs every dataset's ranking equally, however wide its spread
-  of accuracies; Pearson, Spearman, Kendall and regret are unchanged by it per dataset.
-  """
-  by_dataset = frame.groupby("dataset")["top1"]
-  spread = by_dataset.transform("std", ddof=0).replace(0.0, 1.0)
-  return frame.assign(top1=(frame["top1"] - by_dataset.transform("mean")) / spread)
-
-
-TARGETS = ("raw", "dataset_z")
-
-
-def _training_rows(train: pd.DataFrame, target: str) -> pd.DataFrame:
-  if target not in TARGETS:
-    raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
-  return standardize_within_datasets(train) if target == "dataset_z" else train
-
-
-def _fill_missing(values: pd.Series) -> np.ndarray:
-  """Float values with NaN replaced by the median of the others (0 if none is finite)."""
-  values = values.to_numpy(np.float64)
-  finite = np.isfinite(values)
-  return np.where(finite, values, np.median(values[finite]) if finite.any() else 0.0)
-
-
-@dataclasses.dataclass
-class RidgeMethod:
-  """Closed-form ridge regression on the encoded fields (LR without an optimiser)."""
-  name: str
-  fields: str
-  l2: float = 1.0
-  target: str = "raw"
-
-  def fit_predict(self, train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
-    if not self.l2 > 0:
-      raise ValueError(f"method {self.name!r}: l2 must be > 0, got {self.l2}")
-    train = _training_rows(train, self.target)
-    encoder = features.FeatureEncoder(features.resolve_fields(self.fields, train.columns))
-    train_pairs = encoder.fit_transform(train)
-    x, y = _design(train_pairs), train_pairs.targets.astype(np.float64)
-    gram = x.T @ x + self.l2 * np.eye(x.shape[1])
-    weights = np.linalg.solve(gram, x.T @ (y - y.mean()))
-    return _design(encoder.transform(test)) @ weights + y.mean()
-
-
-def _design(pairs) -> np.ndarray:
-  """Dense [R, num_features] design matrix of encoded pairs."""
-  out = np.zeros((len(pairs.targets), pairs.num_features))
-  np.put_along_axis(out, pairs.feature_ids.astype(np.int64), pairs.values.astype(np.float64),
-                    axis=1)
-  return out
-
-
-@dataclasses.dataclass
-class RecommenderMethod:
-  """LR / FM / FFM trained with `train.fit`; keeps the last fit for plots (`last_fit`)."""
-  name: str
-  fields: str
-  config: train_lib.TrainConfig
-  target: str = "raw"
-  last_fit: tuple | None = dataclasses.field(default=None, repr=False)
-
-  def fit_predict(self, train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
-    train = _training_rows(train, self.target)
-    encoder = features.FeatureEncoder(features.resolve_fields(self.fields, train.columns))
-    result = train_lib.fit(encoder.fit_transform(train), self.config)
-    self.last_fit = (encoder, result)
-    return train_lib.predict(self.config.model, result.params, encoder.transform(test))
+from guidedrec_jax.recommender import metrics
+# The methods live in `methods`; re-exported here, where the protocols' callers look for them.
+from guidedrec_jax.recommender.methods import (ColumnBaseline, HistoryMeanBaseline, Method,  # noqa: F401
+                                               RecommenderMethod, RidgeMethod,
+                                               standardize_within_datasets)
 
 
 def _evaluate(methods: Sequence[Method], train: pd.DataFrame, test: pd.DataFrame,
