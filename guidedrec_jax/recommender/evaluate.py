@@ -58,6 +58,7 @@ def default_config() -> ml_collections.ConfigDict:
   config.target = "raw"               # preprocess.TARGETS: raw | dataset_z | dataset_rank
   config.score_norm = "global_z"      # preprocess.SCORE_NORMS: global_z | dataset_z | dataset_rank
   config.ensemble_seeds = 1           # LR/FM/FFM: members (training seeds) averaged per method
+  config.d_interactions = "all"       # features.D_INTERACTIONS: all | id_only
   config.ridge_field_sets = ("d,m",)  # field-set specs (features.resolve_fields) or label=spec
   config.ridge_l2 = 1.0
   config.models = ("lr", "fm", "ffm")
@@ -126,7 +127,7 @@ def build_methods(config: ml_collections.ConfigDict, history: pd.DataFrame,
     for label, fields in map(_label_and_spec, config.field_sets):
       methods.append(protocols.RecommenderMethod(f"{model.upper()} ({label})", fields,
                                                  train_config, config.target, config.score_norm,
-                                                 config.ensemble_seeds))
+                                                 config.ensemble_seeds, config.d_interactions))
   return methods
 
 

@@ -47,6 +47,8 @@ class Field:
   group: str
   log: bool = False
   numeric_column: str | None = None
+  # False: the field enters FM/FFM as a main effect only (see `models.apply_rows`).
+  interact: bool = True
 
 
 FIELDS = {f.name: f for f in (
@@ -116,6 +118,28 @@ def resolve_fields(spec: str, columns: list[str] | pd.Index) -> tuple[Field, ...
           raise ValueError(f"spec token {token!r}: the history has no column {column!r}")
     fields += [f for f in chosen if f not in fields]
   return tuple(fields)
+
+
+D_INTERACTIONS = ("all", "id_only")
+
+
+def with_dataset_interactions(fields: tuple[Field, ...], mode: str) -> tuple[Field, ...]:
+  """`fields` with the dataset descriptors' interactions as `mode` says.
+
+  `all`: every field interacts. `id_only`: the `d` fields other than `dataset_id` (num_train,
+  num_classes, difficulty: one value per training dataset) become main effects only. With a
+  handful of training datasets, such a descriptor interacting with every model field is a
+  disguised dataset ID that extrapolates arbitrarily to a new dataset's value; as a main
+  effect it is constant within a dataset and cannot disturb a ranking. `dataset_id` keeps its
+  interactions: they absorb each training dataset's own model preferences (noise for the
+  others), and a new dataset's id is the unknown one, valued 0.
+  """
+  if mode not in D_INTERACTIONS:
+    raise ValueError(f"d_interactions must be one of {D_INTERACTIONS}, got {mode!r}")
+  if mode == "all":
+    return tuple(fields)
+  return tuple(dataclasses.replace(f, interact=False)
+               if f.group == "d" and f.name != "dataset_id" else f for f in fields)
 
 
 def _numeric(frame: pd.DataFrame, column: str, log: bool) -> np.ndarray:
@@ -243,6 +267,10 @@ class FeatureEncoder:
       raise ValueError("state is inconsistent: offsets, categories or statistics do not match "
                        "its fields")
     return encoder
+
+  def interaction_weights(self) -> np.ndarray:
+    """float32 [F]: 1 for fields that enter FM/FFM interactions, 0 for main effects only."""
+    return np.array([1.0 if f.interact else 0.0 for f in self.fields], np.float32)
 
   def fit_transform(self, frame: pd.DataFrame) -> EncodedPairs:
     return self.fit(frame).transform(frame)

@@ -83,7 +83,8 @@ class Fitted:
     pairs = self.encoder.transform(self.preprocess.features(frame.reset_index(drop=True)))
     out = np.zeros(len(frame), np.float64)
     for index in range(self.num_members):
-      out += train_lib.predict(_model(self.kind), self.member(index), pairs).astype(np.float64)
+      out += train_lib.predict(_model(self.kind), self.member(index), pairs,
+                               self.encoder.interaction_weights()).astype(np.float64)
     return out / self.num_members
 
   def to_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

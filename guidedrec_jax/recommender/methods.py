@@ -89,9 +89,10 @@ def _design(pairs) -> np.ndarray:
   return out
 
 
-def _encode(fields: str, train: pd.DataFrame, preprocess: Preprocess):
+def _encode(fields: str, train: pd.DataFrame, preprocess: Preprocess, d_interactions: str):
   rows = preprocess.training_rows(train)
-  encoder = features.FeatureEncoder(features.resolve_fields(fields, rows.columns))
+  encoder = features.FeatureEncoder(features.with_dataset_interactions(
+      features.resolve_fields(fields, rows.columns), d_interactions))
   return encoder, encoder.fit_transform(rows)
 
 
@@ -108,7 +109,7 @@ class RidgeMethod:
     if not self.l2 > 0:
       raise ValueError(f"method {self.name!r}: l2 must be > 0, got {self.l2}")
     preprocess = Preprocess(self.target, self.score_norm)
-    encoder, pairs = _encode(self.fields, train, preprocess)
+    encoder, pairs = _encode(self.fields, train, preprocess, "all")  # linear: no interactions
     x, y = _design(pairs), pairs.targets.astype(np.float64)
     gram = x.T @ x + self.l2 * np.eye(x.shape[1])
     weights = np.linalg.solve(gram, x.T @ (y - y.mean()))
@@ -133,14 +134,16 @@ class RecommenderMethod:
   target: str = "raw"
   score_norm: str = "global_z"
   num_seeds: int = 1
+  d_interactions: str = "all"
   last_fit: tuple | None = dataclasses.field(default=None, repr=False)
 
   def fit(self, train: pd.DataFrame) -> fitted.Fitted:
     if int(self.num_seeds) < 1:
       raise ValueError(f"method {self.name!r}: num_seeds must be >= 1, got {self.num_seeds}")
     preprocess = Preprocess(self.target, self.score_norm)
-    encoder, pairs = _encode(self.fields, train, preprocess)
-    results = [train_lib.fit(pairs, self.config._replace(seed=self.config.seed + i))
+    encoder, pairs = _encode(self.fields, train, preprocess, self.d_interactions)
+    results = [train_lib.fit(pairs, self.config._replace(seed=self.config.seed + i),
+                             interact=encoder.interaction_weights())
                for i in range(int(self.num_seeds))]
     self.last_fit = (encoder, results[0])
     info = {"name": self.name, "fields": self.fields, "train": self.config._asdict(),
@@ -163,6 +166,7 @@ def default_method_config() -> ml_collections.ConfigDict:
       score_norm="dataset_z",  # preprocess.SCORE_NORMS
       ridge_l2=1.0,            # ridge only
       num_seeds=1,             # ensemble members (training seeds seed, seed+1, ...)
+      d_interactions="id_only",  # features.D_INTERACTIONS: all | id_only
       seed=0,
       train={k: v for k, v in train.items() if k not in ("model", "seed")},
   ))
@@ -201,4 +205,4 @@ def method_from_config(block: ml_collections.ConfigDict | dict[str, Any],
   config = train_lib.check_config(train_lib.TrainConfig(
       **cfg["train"], model=cfg["model"], seed=int(cfg["seed"] if seed is None else seed)))
   return RecommenderMethod(name, cfg["fields"], config, cfg["target"], cfg["score_norm"],
-                           int(cfg["num_seeds"]))
+                           int(cfg["num_seeds"]), cfg["d_interactions"])

@@ -79,7 +79,8 @@ def gather_rows(params: Params, feature_ids: jax.Array) -> Params:
   return {name: params[name][feature_ids] for name in ROW_TABLES if name in params}
 
 
-def apply_rows(model: str, bias: jax.Array, rows: Params, values: jax.Array) -> jax.Array:
+def apply_rows(model: str, bias: jax.Array, rows: Params, values: jax.Array,
+               interact: jax.Array | None = None) -> jax.Array:
   """Scores rows from already gathered table rows.
 
   Args:
@@ -87,6 +88,10 @@ def apply_rows(model: str, bias: jax.Array, rows: Params, values: jax.Array) -> 
     bias: float32 [].
     rows: "w" [B, F] and, for FM/FFM, "v" [B, F, k] / [B, F, F, k] (see `gather_rows`).
     values: float32 [B, F].
+    interact: float32 [F] or None (all ones): field j enters the pairwise interactions with
+      weight interact[j]; 0 keeps it a main effect only (its linear weight), so a dataset
+      descriptor with a handful of training values cannot act as a dataset ID interacting
+      with every model field.
 
   Returns:
     float32 [B].
@@ -94,6 +99,8 @@ def apply_rows(model: str, bias: jax.Array, rows: Params, values: jax.Array) -> 
   linear = bias + jnp.sum(rows["w"] * values, axis=-1)
   if model == "lr":
     return linear
+  if interact is not None:
+    values = values * interact
   if model == "fm":
     # Rendle's identity: sum_{i<j} <v_i, v_j> x_i x_j in O(F k) instead of O(F² k).
     scaled = rows["v"] * values[..., None]                        # [B, F, k]
@@ -110,8 +117,11 @@ def apply_rows(model: str, bias: jax.Array, rows: Params, values: jax.Array) -> 
   return linear + jnp.sum(dots * pair_values * upper, axis=(1, 2))
 
 
-def apply(model: str, params: Params, feature_ids: jax.Array, values: jax.Array) -> jax.Array:
+def apply(model: str, params: Params, feature_ids: jax.Array, values: jax.Array,
+          interact: jax.Array | None = None) -> jax.Array:
   """Scores rows: float32 [B] from `feature_ids` int32 [B, F] and `values` float32 [B, F].
+
+  `interact` [F] as in `apply_rows`.
 
   Raises:
     ValueError: unknown model, or `feature_ids`/`values` not of equal shape [B, F].
@@ -120,4 +130,4 @@ def apply(model: str, params: Params, feature_ids: jax.Array, values: jax.Array)
   if feature_ids.ndim != 2 or feature_ids.shape != values.shape:
     raise ValueError(f"feature_ids and values must share shape [B, F], got "
                      f"{feature_ids.shape} and {values.shape}")
-  return apply_rows(model, params["bias"], gather_rows(params, feature_ids), values)
+  return apply_rows(model, params["bias"], gather_rows(params, feature_ids), values, interact)

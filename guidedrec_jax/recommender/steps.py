@@ -1,7 +1,8 @@
 """The jitted pieces of training: one update, one epoch (`lax.scan` over batches), evaluation.
 
 Everything here is specialised on a `StepSpec` (static: model, loss, optimizer, path, batch
-size); learning rate and L2 are traced arguments, so a hyperparameter sweep reuses one
+size); learning rate, L2 and the fields' interaction weights (`hyper["interact"]` [F],
+see `models.apply_rows`) are traced arguments, so a hyperparameter sweep reuses one
 compilation per data shape. `TRACES` counts how often each function is traced, for tests.
 
 Batches are dicts of row arrays: feature_ids int32 [B, F], values float32 [B, F], targets
@@ -64,7 +65,7 @@ def init_state(spec: StepSpec, params):
 def _step(spec: StepSpec, params, state, step, batch, hyper):
   """One update on `batch` (dict of [B, ...] arrays); returns (params, state, (sum, count))."""
   def loss_of_rows(bias, rows):
-    scores = models.apply_rows(spec.model, bias, rows, batch["values"])
+    scores = models.apply_rows(spec.model, bias, rows, batch["values"], hyper["interact"])
     total, count = _loss_sum(spec.loss, scores, batch["targets"], batch["weights"],
                              batch["groups"])
     return total / jnp.maximum(count, 1.0), (total, count)
@@ -101,12 +102,12 @@ def train_epoch(spec: StepSpec, params, state, step, data, hyper, order):
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def eval_loss(spec: StepSpec, params, data):
+def eval_loss(spec: StepSpec, params, data, interact):
   """Mean loss over `data` in stored order (groups contiguous), batch by batch."""
   TRACES["eval_loss"] += 1
 
   def body(_, batch):
-    scores = models.apply(spec.model, params, batch["feature_ids"], batch["values"])
+    scores = models.apply(spec.model, params, batch["feature_ids"], batch["values"], interact)
     return None, _loss_sum(spec.loss, scores, batch["targets"], batch["weights"], batch["groups"])
 
   batches = jax.tree.map(lambda a: a.reshape(-1, spec.batch_size, *a.shape[1:]), data)
@@ -115,7 +116,8 @@ def eval_loss(spec: StepSpec, params, data):
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def apply(model: str, params, feature_ids, values):
-  """Jitted `models.apply`: float32 [B] scores of feature_ids int32 [B, F], values [B, F]."""
+def apply(model: str, params, feature_ids, values, interact):
+  """Jitted `models.apply`: float32 [B] scores of feature_ids int32 [B, F], values [B, F],
+  interaction weights `interact` float32 [F]."""
   TRACES["predict"] += 1
-  return models.apply(model, params, feature_ids, values)
+  return models.apply(model, params, feature_ids, values, interact)

@@ -181,7 +181,8 @@ def _prepare(train: EncodedPairs, config: TrainConfig, val: EncodedPairs | None,
   return train, val, float(np.mean(train.targets)), std if std > 0 else 1.0
 
 
-def fit(train: EncodedPairs, config: TrainConfig, val: EncodedPairs | None = None) -> FitResult:
+def fit(train: EncodedPairs, config: TrainConfig, val: EncodedPairs | None = None,
+        interact: np.ndarray | None = None) -> FitResult:
   """Fits `config.model` to `train`, early-stopping on `val` (or a seeded holdout).
 
   Args:
@@ -189,6 +190,8 @@ def fit(train: EncodedPairs, config: TrainConfig, val: EncodedPairs | None = Non
     config: see `TrainConfig`.
     val: rows for early stopping, with train's features; None carves `holdout_fraction` of
       `train` when `patience` > 0.
+    interact: float [F] interaction weight per field (`models.apply_rows`); None: all 1.
+      `FeatureEncoder.interaction_weights()` gives the encoder's; pass the same to `predict`.
 
   Returns:
     A `FitResult`; deterministic given `config.seed`.
@@ -205,7 +208,9 @@ def fit(train: EncodedPairs, config: TrainConfig, val: EncodedPairs | None = Non
   val_data = None if val is None else _device_data(val, mean, std, spec.batch_size)
   num_rows, padded_rows = len(train.targets), data["weights"].shape[0]
   groups = np.asarray(data["groups"])[:num_rows] if config.loss == "pairwise" else None
-  hyper = {"learning_rate": jnp.float32(config.learning_rate), "l2": jnp.float32(config.l2)}
+  interact = _interact(interact, train.num_fields)
+  hyper = {"learning_rate": jnp.float32(config.learning_rate), "l2": jnp.float32(config.l2),
+           "interact": interact}
   params = models.init_params(config.model, train.num_features, train.num_fields, config.rank,
                               jax.random.key(config.seed), config.init_scale)
   state, step = steps.init_state(spec, params), jnp.zeros((), jnp.int32)
@@ -218,7 +223,8 @@ def fit(train: EncodedPairs, config: TrainConfig, val: EncodedPairs | None = Non
                                                         hyper, order)
     train_loss = float(train_loss)  # waits for the epoch, so `seconds` times training only
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - start_cpu
-    val_loss = None if val_data is None else float(steps.eval_loss(spec, params, val_data))
+    val_loss = None if val_data is None else float(steps.eval_loss(spec, params, val_data,
+                                                                         interact))
     history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
                     "seconds": seconds, "cpu_seconds": cpu_seconds})
     if not math.isfinite(train_loss):
@@ -239,13 +245,26 @@ def _to_target_units(params, mean: float, std: float) -> dict[str, np.ndarray]:
   return out
 
 
-def predict(model: str, params, pairs: EncodedPairs) -> np.ndarray:
+def _interact(interact: np.ndarray | None, num_fields: int) -> jax.Array:
+  """float32 [F] interaction weights (all ones for None), checked."""
+  if interact is None:
+    return jnp.ones((num_fields,), jnp.float32)
+  interact = np.asarray(interact, np.float32)
+  if interact.shape != (num_fields,) or not np.all(np.isfinite(interact)):
+    raise ValueError(f"interact must be finite with shape ({num_fields},) (one weight per "
+                     f"field), got shape {interact.shape}")
+  return jnp.asarray(interact)
+
+
+def predict(model: str, params, pairs: EncodedPairs,
+            interact: np.ndarray | None = None) -> np.ndarray:
   """Scores rows in chunks of `PREDICT_CHUNK` (bounded memory: FFM gathers [B, F, F, k]).
 
   Args:
     model: "lr", "fm" or "ffm".
     params: from `fit` or `load_params`.
     pairs: rows encoded like the training rows.
+    interact: the fit's interaction weights per field ([F]; None: all 1).
 
   Returns:
     float32 [R]: target units for squared-loss fits, logits for logistic, ranking scores for
@@ -271,7 +290,8 @@ def predict(model: str, params, pairs: EncodedPairs) -> np.ndarray:
   values = np.zeros((padded, pairs.num_fields), np.float32)
   ids[:rows], values[:rows] = pairs.feature_ids, pairs.values
   params = {name: jnp.asarray(value, jnp.float32) for name, value in params.items()}
-  out = [steps.apply(model, params, ids[i:i + chunk], values[i:i + chunk])
+  interact = _interact(interact, pairs.num_fields)
+  out = [steps.apply(model, params, ids[i:i + chunk], values[i:i + chunk], interact)
          for i in range(0, padded, chunk)]
   return np.asarray(jnp.concatenate(out))[:rows]
 

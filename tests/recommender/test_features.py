@@ -117,3 +117,20 @@ def test_state_round_trip_encodes_identically_through_json():
     features.FeatureEncoder.from_state({**state, "offsets": state["offsets"][:-1]})
   with pytest.raises(ValueError, match="before fit"):
     features.FeatureEncoder(encoder.fields).get_state()
+
+
+def test_dataset_descriptors_as_main_effects_survive_the_state():
+  import json
+  train = pd.concat([_frame(), _frame(dataset="b")])
+  fields = features.with_dataset_interactions(
+      features.resolve_fields("d,m", train.columns), "id_only")
+  encoder = features.FeatureEncoder(fields).fit(train)
+  weights = dict(zip([f.name for f in fields], encoder.interaction_weights()))
+  assert weights["num_train"] == weights["num_classes"] == 0.0
+  assert weights["dataset_id"] == weights["model_id"] == weights["params"] == 1.0
+  restored = features.FeatureEncoder.from_state(json.loads(json.dumps(encoder.get_state())))
+  np.testing.assert_array_equal(restored.interaction_weights(), encoder.interaction_weights())
+  assert all(f.interact for f in features.with_dataset_interactions(
+      features.resolve_fields("d,m", train.columns), "all"))
+  with pytest.raises(ValueError, match="d_interactions"):
+    features.with_dataset_interactions(fields, "none")

@@ -44,7 +44,7 @@ TRAIN = train_lib.TrainConfig(rank=2, epochs=3, batch_size=16, patience=0)
     methods.RidgeMethod("ridge", "d,m,S", 1.0, "dataset_z", "dataset_z"),
     methods.RecommenderMethod("lr", "d,m,S", TRAIN._replace(model="lr"), "dataset_rank"),
     methods.RecommenderMethod("fm", "d,m,S", TRAIN._replace(model="fm"), "dataset_z",
-                              "dataset_rank", num_seeds=2),
+                              "dataset_rank", num_seeds=2, d_interactions="id_only"),
     methods.RecommenderMethod("ffm", "d,m,S", TRAIN._replace(model="ffm"), "raw"),
 ], ids=lambda m: m.name)
 def test_state_round_trip_predicts_bitwise_identically(method, tmp_path):

@@ -81,3 +81,21 @@ def test_apply_rejects_mismatched_shapes():
   params = models.init_params("lr", 4, 2, 1, jax.random.key(0))
   with pytest.raises(ValueError, match="feature_ids and values"):
     models.apply("lr", params, np.zeros((3, 2), np.int32), np.zeros((3, 1), np.float32))
+
+
+@pytest.mark.parametrize("model", ["fm", "ffm"])
+def test_interact_weight_zero_keeps_a_field_a_main_effect(model):
+  """interact[j] = 0 equals the brute force with field j's latent vectors zeroed."""
+  ids, values = _rows(num_fields=4, seed=3)
+  params = models.init_params(model, 11, 4, 3, jax.random.key(1), init_scale=0.7)
+  params["w"] = jax.random.normal(jax.random.key(2), params["w"].shape)
+  interact = np.array([1.0, 0.0, 1.0, 1.0], np.float32)
+  got = np.asarray(models.apply(model, params, ids, values, interact))
+  # Field 1's feature ids may also appear in other fields: zero its values in the
+  # interactions by brute force instead, adding its linear term back.
+  no_field1 = values.copy()
+  no_field1[:, 1] = 0.0
+  linear = np.asarray(params["w"])[ids[:, 1]] * values[:, 1]
+  want = _brute_force(model, params, ids, no_field1) + linear
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+  assert not np.allclose(got, np.asarray(models.apply(model, params, ids, values)))
