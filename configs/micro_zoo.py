@@ -47,7 +47,20 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   args = parse_arg(arg, smoke=False)
   config = ml_collections.ConfigDict()
   config.seed = 0
-  config.num_workers = 2          # torch worker processes, one thread each
+  config.num_workers = 2          # torch worker processes, one thread each (ray_address "")
+  config.device = "cpu"           # fine-tuning device; "" = the first CUDA device if any
+  # Where the fan-out stages run (distributed.make_executor): "" = here (num_workers
+  # processes for the torch stages, the driver for scores); "local" = a Ray started on this
+  # machine with ray_local_num_cpus CPUs (0 = all); "auto" | "host:port" | "ray://host:port"
+  # = a running Ray cluster.
+  config.ray_address = ""
+  config.ray_local_num_cpus = 2
+  config.ray_max_retries = 3      # reruns of a job whose Ray worker or node died
+  # What Ray reserves per job of each stage (ignored for ""): CPUs, and GPUs, which may be
+  # fractional (0.25: four jobs share one GPU).
+  config.resources = ml_collections.ConfigDict({
+      stage: ml_collections.ConfigDict(dict(num_cpus=1.0, num_gpus=0.0))
+      for stage in ("pretrain", "sweep", "extract", "scores")})
   config.cache_dir = ""           # feature cache root; "" = <workdir>/cache
   config.zoo = ml_collections.ConfigDict(dict(
       imagenet=IMAGENET,          # offline ImageNet weights, registered as <arch>@<size>

@@ -33,7 +33,7 @@ import torch
 from guidedrec_jax import io
 from guidedrec_jax.data import procedural
 from guidedrec_jax.distributed import make_executor
-from guidedrec_jax.finetune import JobsLog, ModelInfo, hpo_grid, run_sweep
+from guidedrec_jax.finetune import InputSpec, JobsLog, ModelInfo, hpo_grid, run_sweep
 
 flags.DEFINE_integer("ray_cpus", 2, "CPUs of the local Ray (= jobs at once).")
 flags.DEFINE_list("tasks", ["procedural/shape", "procedural/position"], "Procedural tasks.")
@@ -43,7 +43,7 @@ flags.DEFINE_integer("epochs", 2, "Epochs per job.")
 flags.DEFINE_integer("width", 24, "Channels of the CNN (job length).")
 flags.DEFINE_integer("noop_jobs", 200, "No-op jobs for the per-job overhead.")
 FLAGS = flags.FLAGS
-MODEL = ModelInfo("bench_cnn", "cnn", 32, 0.03, 0.02, "none")
+MODEL = ModelInfo("bench_cnn", "cnn", InputSpec(32), 0.03, 0.02, "none")
 
 
 def make_cnn(w: int, name: str, num_classes: int, pretrained: bool) -> torch.nn.Module:

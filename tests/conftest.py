@@ -10,13 +10,10 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import pytest  # noqa: E402
 
-from guidedrec_jax import paths  # noqa: E402
+from tests.shared_data import require_shared  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def shared_dir():
-  """The shared reference data folder; tests needing it skip only if it is truly absent."""
-  found = paths.shared_dir(required=False)
-  if found is None:
-    pytest.skip("shared data folder not found (set GUIDEDREC_SHARED)")
-  return found
+  """The shared reference data folder: skipped if absent, failed if CI requires it."""
+  return require_shared()

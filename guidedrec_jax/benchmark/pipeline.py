@@ -4,8 +4,9 @@ Stages (each cached, so a rerun only redoes what changed):
 
 1. torch (child process `python -m guidedrec_jax.benchmark.torch_stages`): pre-training of
    source models, the fine-tuning sweep (history CSV), probe-set feature extraction;
-2. scores: every MS score of every zoo model on every task (`scores.zoo.score_zoo`), the long
-   form `scores.csv`; recomputed only when a feature cache or the score list changed;
+2. scores: every MS score of every zoo model on every task (`score_stage`, one job per task
+   through the executor of `config.resources.scores`), the long form `scores.csv`;
+   recomputed only when a feature cache or the score list changed;
 3. evaluation: leave one task out (setting 3) with the recommender package's `evaluate`
    (raw MS scores, LR/FM/FFM per field set) under `evaluation/`, and the paper's Table 2
    shape, `table2.{csv,md}`: per-task Pearson, the means and the regret per method;
@@ -26,16 +27,13 @@ import time
 from typing import Any
 
 import ml_collections
-import numpy as np
 import pandas as pd
-import tqdm
 
-from guidedrec_jax import io, paths
-from guidedrec_jax.benchmark import plan, recommend
+from guidedrec_jax import io
+from guidedrec_jax.benchmark import plan, recommend, score_stage
+from guidedrec_jax.distributed import executor_from_config
 from guidedrec_jax.distributed.local import THREAD_VARIABLES
 from guidedrec_jax.recommender import evaluate, metrics
-from guidedrec_jax.scores import registry as score_registry
-from guidedrec_jax.scores import zoo as score_zoo_lib
 
 TORCH_STAGES = "guidedrec_jax.benchmark.torch_stages"
 
@@ -46,43 +44,13 @@ def run_torch_stages(workdir: pathlib.Path) -> dict[str, Any]:
   Raises:
     RuntimeError: the child failed (its traceback is on stderr above).
   """
+  # The package is installed, so `-m` finds it from any directory: no path edits.
   env = {**os.environ, **{name: "1" for name in THREAD_VARIABLES}}
-  env["PYTHONPATH"] = str(paths.PROJECT_ROOT) + (":" + env["PYTHONPATH"]
-                                                  if env.get("PYTHONPATH") else "")
   result = subprocess.run([sys.executable, "-m", TORCH_STAGES, str(workdir)], env=env)
   if result.returncode != 0:
     raise RuntimeError(f"the torch stages failed (exit status {result.returncode}); "
                        "see the traceback above")
   return json.loads((workdir / "torch_stages.json").read_text())
-
-
-def score_tasks(caches: dict[str, dict[str, str]], scores: tuple[str, ...]) -> pd.DataFrame:
-  """Scores every model of every task from its feature cache; long form (dataset, model, ...).
-
-  Scores that read source probabilities (LEEP, NCE) cover the models with a source head.
-  """
-  needs_probs = {s for s in scores if s in score_registry.SCORES
-                 and score_registry.get_score(s).needs_source_probs}
-  rows: list[dict[str, Any]] = []
-  for task, by_model in tqdm.tqdm(caches.items(), desc="scores", unit="task"):
-    features, probs, labels = {}, {}, None
-    for model, path in by_model.items():
-      arrays, _ = io.load_arrays(path)
-      if labels is not None and not np.array_equal(labels, arrays["labels"]):
-        raise ValueError(f"feature cache {path} holds other probe labels than its task's")
-      labels = arrays["labels"]
-      features[model] = arrays["features"]
-      if "source_probs" in arrays:
-        probs[model] = arrays["source_probs"]
-    plain = tuple(s for s in scores if s not in needs_probs)
-    if plain:
-      rows += score_zoo_lib.scores_table_rows(score_zoo_lib.score_zoo(features, labels, plain),
-                                              task)
-    if needs_probs and probs:
-      with_head = score_zoo_lib.score_zoo({m: features[m] for m in probs}, labels,
-                                          sorted(needs_probs), source_probs=probs)
-      rows += score_zoo_lib.scores_table_rows(with_head, task)
-  return pd.DataFrame(rows, columns=["dataset", "model", "score", "value"])
 
 
 def _fingerprint(*parts: Any) -> str:
@@ -94,17 +62,19 @@ def _cached_stage(path: pathlib.Path, fingerprint: str) -> bool:
   return path.exists() and json.loads(path.read_text()).get("fingerprint") == fingerprint
 
 
-def _scores(workdir: pathlib.Path, caches: dict[str, dict[str, str]],
-            scores: tuple[str, ...]) -> bool:
+def _scores(config: ml_collections.ConfigDict, workdir: pathlib.Path,
+            caches: dict[str, dict[str, str]]) -> bool:
   """Writes `scores.csv` unless it is current; returns True if it was computed."""
   # Keyed by (task, model), not path: a moved workdir keeps its scores.
   sidecars = {f"{task}/{model}": io.sidecar_path(path).read_text()
               for task, by_model in caches.items() for model, path in by_model.items()}
+  scores = tuple(config.scores)
   fingerprint = _fingerprint(sidecars, scores)
   stamp = workdir / "scores.json"
   if (workdir / recommend.SCORES).exists() and _cached_stage(stamp, fingerprint):
     return False
-  table = score_tasks(caches, scores)
+  with executor_from_config(config, "scores") as executor:
+    table = score_stage.score_tasks(caches, scores, executor)
   io.write_text_atomic(workdir / recommend.SCORES, table.to_csv(index=False))
   io.write_json_atomic(stamp, {"fingerprint": fingerprint, "rows": len(table)})
   return True
@@ -166,7 +136,7 @@ def run_benchmark(config: ml_collections.ConfigDict, workdir: str | pathlib.Path
                sweep=torch_record["sweep"], seconds=torch_record["seconds"],
                extract={k: torch_record["extract"][k] for k in ("computed", "reused")})
   start = time.perf_counter()
-  scored = _scores(workdir, torch_record["extract"]["caches"], tuple(config.scores))
+  scored = _scores(config, workdir, torch_record["extract"]["caches"])
   seconds["scores"] = time.perf_counter() - start
   start = time.perf_counter()
   evaluated = _evaluate(config, workdir)

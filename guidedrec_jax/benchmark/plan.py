@@ -9,6 +9,11 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
+from guidedrec_jax.distributed import executor_from_config
+
+# The fan-out stages of the main job, each with its `config.resources` entry.
+STAGES = ("pretrain", "sweep", "extract", "scores")
+
 
 def pretrained_name(architecture: str, source: str) -> str:
   """Zoo name of `architecture` pre-trained here on `source` ("procedural/x" -> "procedural-x")."""
@@ -45,6 +50,11 @@ def check_config(config: Any) -> None:
   for key in ("seed", "num_workers"):
     if not isinstance(config[key], int) or config[key] < (0 if key == "seed" else 1):
       raise ValueError(f"config.{key} must be an int (>= 1 for workers), got {config[key]!r}")
+  for stage in STAGES:  # builds (never connects or spawns) each stage's executor
+    executor_from_config(config, stage, local_workers=config["num_workers"])
+  if not isinstance(config["device"], str):
+    raise ValueError(f"config.device must be a string (\"\" = CUDA if available), "
+                     f"got {config['device']!r}")
   zoo, pretrain, sweep, probe = config["zoo"], config["pretrain"], config["sweep"], config["probe"]
   _names(zoo["imagenet"], "config.zoo.imagenet", allow_empty=True)
   _names(zoo["random"], "config.zoo.random", allow_empty=True)

@@ -1,7 +1,10 @@
 """The torch stages of the micro benchmark, run as a child process of the JAX driver.
 
 `python -m guidedrec_jax.benchmark.torch_stages <workdir>` reads `<workdir>/config.json`
-(written by `pipeline.run_benchmark`) and, with a pool of spawned one-thread workers:
+(written by `pipeline.run_benchmark`) and runs each stage's jobs through the executor the
+config's `ray_address` selects (`distributed.executor_from_config`): spawned one-thread
+worker processes here for "" (one pool shared by the three stages), Ray tasks reserving
+`config.resources.<stage>` otherwise:
 
 1. pre-trains small timm architectures from random init on source tasks, saving each best
    checkpoint atomically under `<workdir>/pretrained/` with a JSON sidecar (reused when the
@@ -17,6 +20,7 @@ It ends by writing `<workdir>/torch_stages.json`: what each stage executed or re
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -32,11 +36,12 @@ import guidedrec_jax
 from guidedrec_jax import io
 from guidedrec_jax.benchmark import plan
 from guidedrec_jax.data import load_dataset, probe_set
-from guidedrec_jax.distributed import ProcessExecutor
+from guidedrec_jax.distributed import Executor, executor_from_config
 from guidedrec_jax.finetune import (HyperParams, finetune, hpo_grid, run_sweep, split_train_val,
                                     zoo_model_info)
 from guidedrec_jax.zoo import (ModelSpec, create_model, extract_features, feature_cache_path,
                                get_spec, register_model)
+from guidedrec_jax.zoo.registry import input_spec
 
 MANIFEST = "zoo_manifest.json"
 RESULT = "torch_stages.json"
@@ -114,8 +119,8 @@ def pretrain_one(job: PretrainJob, cfg: dict[str, Any]) -> dict[str, Any]:
                         batch_size=cfg["batch_size"])
   model = create_model(job.architecture, num_classes=train.num_classes, pretrained=False,
                        seed=cfg["seed"])
-  spec = zoo_model_info(job.architecture).input_spec()
-  result = finetune(model, train, val, hparams, spec, cfg["seed"], "cpu",
+  spec = input_spec(job.architecture)
+  result = finetune(model, train, val, hparams, spec, cfg["seed"], cfg["device"] or None,
                     save_path=job.checkpoint)
   record = {"job": _pretrain_description(job, cfg, num_train), "num_classes": train.num_classes,
             "val_top1": result.top1, "wall_s": round(result.wall_s, 2)}
@@ -142,13 +147,13 @@ def _manifest_entries(config: dict[str, Any],
   return entries
 
 
-def _pretrain(config: dict[str, Any], workdir: pathlib.Path, pool: ProcessExecutor
+def _pretrain(config: dict[str, Any], workdir: pathlib.Path, pool: Executor
               ) -> tuple[pathlib.Path, dict[str, Any]]:
   """Pre-trains the source models not already cached, then writes and registers the manifest."""
   jobs = [PretrainJob(arch, source,
                       str(workdir / "pretrained" / f"{plan.pretrained_name(arch, source)}.pth"))
           for arch, source in config["pretrain"]["models"]]
-  cfg = {**config["pretrain"], "seed": config["seed"]}
+  cfg = {**config["pretrain"], "seed": config["seed"], "device": config["device"]}
   sizes = {source: _source_train_size(source, cfg)[1]
            for source in {job.source for job in jobs}}
   done = {job: cached_pretrain(job, cfg, sizes[job.source]) for job in jobs}
@@ -185,7 +190,7 @@ def extract_one(job: tuple[str, str], context: dict[str, Any]) -> bool:
 
 
 def _extract(config: dict[str, Any], workdir: pathlib.Path, manifest: pathlib.Path,
-             names: list[str], data: dict[str, Any], pool: ProcessExecutor
+             names: list[str], data: dict[str, Any], pool: Executor
              ) -> dict[str, Any]:
   """Extracts every (task, model) probe set's features; returns counts and the stage key.
 
@@ -221,6 +226,38 @@ def _extract(config: dict[str, Any], workdir: pathlib.Path, manifest: pathlib.Pa
                                                for k, p in sidecars.items()}}
 
 
+STAGES = ("pretrain", "sweep", "extract")
+
+
+def stage_executors(config: dict[str, Any]) -> dict[str, Executor]:
+  """The executor of each torch stage, from the config (`distributed.executor_from_config`).
+
+  Without Ray (`ray_address` ""), one pool of `num_workers` processes serves the three
+  stages, so its workers start once; on Ray each stage reserves its own
+  `config.resources.<stage>`, and the stages share the connection the first one opens.
+  """
+  if config["ray_address"] == "":
+    shared = executor_from_config(config, "sweep", local_workers=config["num_workers"])
+    return {stage: _Shared(shared) if stage != "pretrain" else shared for stage in STAGES}
+  return {stage: executor_from_config(config, stage) for stage in STAGES}
+
+
+class _Shared:
+  """An executor used by a later stage of the same `with` block: closed only by its owner."""
+
+  def __init__(self, executor: Executor):
+    self._executor = executor
+
+  def map_unordered(self, fn, jobs, context):
+    return self._executor.map_unordered(fn, jobs, context)
+
+  def __enter__(self) -> "_Shared":
+    return self
+
+  def __exit__(self, *exc_info: object) -> None:
+    pass
+
+
 def run_torch_stages(workdir: str | pathlib.Path) -> dict[str, Any]:
   """Runs the three torch stages for `<workdir>/config.json`; returns (and writes) the record."""
   # Absolute: the manifest's checkpoint paths must not depend on a worker's directory.
@@ -228,9 +265,10 @@ def run_torch_stages(workdir: str | pathlib.Path) -> dict[str, Any]:
   config = json.loads((workdir / "config.json").read_text())
   torch.set_num_threads(1)
   seconds: dict[str, float] = {}
-  with ProcessExecutor(config["num_workers"]) as pool:
+  with contextlib.ExitStack() as stack:
+    pools = {stage: stack.enter_context(pool) for stage, pool in stage_executors(config).items()}
     start = time.perf_counter()
-    manifest, pretrain = _pretrain(config, workdir, pool)
+    manifest, pretrain = _pretrain(config, workdir, pools["pretrain"])
     seconds["pretrain"] = time.perf_counter() - start
     names, data = plan.zoo_names(config), _task_data(config)
     sweep_cfg = config["sweep"]
@@ -240,11 +278,11 @@ def run_torch_stages(workdir: str | pathlib.Path) -> dict[str, Any]:
     summary = run_sweep(data, [zoo_model_info(n) for n in names],
                         functools.partial(manifest_model_factory, str(manifest)), grid,
                         workdir / "sweep", num_train=sweep_cfg["num_train"],
-                        num_val=sweep_cfg["num_val"], seed=config["seed"], executor=pool,
-                        device="cpu")
+                        num_val=sweep_cfg["num_val"], seed=config["seed"],
+                        executor=pools["sweep"], device=config["device"] or None)
     seconds["sweep"] = time.perf_counter() - start
     start = time.perf_counter()
-    extract = _extract(config, workdir, manifest, names, data, pool)
+    extract = _extract(config, workdir, manifest, names, data, pools["extract"])
     seconds["extract"] = time.perf_counter() - start
   record = {"pretrain": pretrain,
             "sweep": {"planned": summary.planned, "skipped": summary.skipped,

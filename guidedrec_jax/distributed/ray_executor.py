@@ -1,7 +1,8 @@
 """Runs a fan-out stage's jobs as Ray tasks: on a Ray started here, or on a cluster.
 
-One value, `ray_address`, moves a stage off this process (`make_executor`): "" runs it here
-(`SequentialExecutor`; Ray is not even imported), "local" starts a Ray on this machine,
+One value, `ray_address`, moves a stage off this machine (`make_executor`): "" runs it here
+(`SequentialExecutor`, or `ProcessExecutor` with several local workers; Ray is not even
+imported), "local" starts a Ray on this machine,
 "auto", "host:port" or "ray://host:port" join a running cluster. The code that drives the
 stage is the same in every case: `executor.map_unordered(fn, jobs, context)`.
 
@@ -32,7 +33,8 @@ import secrets
 import sys
 from typing import Any, Callable, Iterator, Sequence
 
-from guidedrec_jax.distributed.local import Context, Executor, Job, Result, SequentialExecutor
+from guidedrec_jax.distributed.local import (Context, Executor, Job, ProcessExecutor, Result,
+                                             SequentialExecutor)
 
 # "host:port", optionally after "ray://" (Ray Client); IPv6 literals are not accepted.
 _ADDRESS = re.compile(r"^(ray://)?[A-Za-z0-9._-]+:(\d{1,5})$")
@@ -210,43 +212,78 @@ def _is_int(value: Any) -> bool:
 
 
 def make_executor(ray_address: str, num_cpus_per_job: float = 1, num_gpus_per_job: float = 0,
-                  max_retries: int = 3, local_num_cpus: int | None = None) -> Executor:
+                  max_retries: int = 3, local_num_cpus: int | None = None,
+                  local_workers: int = 1) -> Executor:
   """Returns the executor that `ray_address` selects.
 
   Args:
-    ray_address: "" runs the jobs in this process, one after another (no Ray import);
-      "local" starts a Ray on this machine (on 127.0.0.1 only, with a token of its own, its
-      workers at normal priority, if `ray` is not imported before); "auto" joins the
-      cluster of `RAY_ADDRESS` or of the latest `ray start` here; "host:port" joins the
-      cluster whose head listens there; "ray://host:port" joins through Ray Client.
+    ray_address: "" runs the jobs on this machine without Ray (no Ray import): in this
+      process, one after another, or in `local_workers` spawned processes; "local" starts a
+      Ray on this machine (on 127.0.0.1 only, with a token of its own, its workers at normal
+      priority, if `ray` is not imported before); "auto" joins the cluster of `RAY_ADDRESS`
+      or of the latest `ray start` here; "host:port" joins the cluster whose head listens
+      there; "ray://host:port" joins through Ray Client.
     num_cpus_per_job: CPUs reserved per job (Ray paths); torch gets that many threads.
     num_gpus_per_job: GPUs reserved per job (Ray paths); may be fractional.
     max_retries: reruns of a job whose worker or node died (Ray paths).
     local_num_cpus: CPUs of a "local" Ray; all of this machine's when None.
+    local_workers: processes of the "" path: 1 runs the jobs in this process
+      (`SequentialExecutor`), more spawns that many one-thread workers (`ProcessExecutor`).
 
   Returns:
-    A `SequentialExecutor` for "", else a `RayExecutor` (connects on first use; close it,
-    or use it in a `with` block).
+    A `SequentialExecutor` or `ProcessExecutor` for "", else a `RayExecutor` (connects on
+    first use; close it, or use it in a `with` block).
 
   Raises:
     ValueError: a bad argument, named in the message (checked for "" too, so a config
       error shows before the sweep moves to a cluster).
   """
   _validate(ray_address, num_cpus_per_job, num_gpus_per_job, max_retries, local_num_cpus)
+  if not _is_int(local_workers) or local_workers < 1:
+    raise ValueError(f"local_workers must be an int >= 1, got {local_workers!r}")
   if ray_address == "":
-    return SequentialExecutor()
+    return SequentialExecutor() if local_workers == 1 else ProcessExecutor(local_workers)
   return RayExecutor(ray_address, num_cpus_per_job, num_gpus_per_job, max_retries,
                      local_num_cpus)
 
 
-def executor_from_config(config: Any) -> Executor:
-  """`make_executor` from a config's `ray_address`, `ray_num_cpus_per_job`,
-  `ray_num_gpus_per_job`, `ray_max_retries` and `ray_local_num_cpus` (each optional; the
-  defaults are `make_executor`'s, so a config without them runs in this process).
+# The keys `executor_from_config` reads: all required, none defaulted.
+RAY_KEYS = ("ray_address", "ray_local_num_cpus", "ray_max_retries", "resources")
+RESOURCE_KEYS = ("num_cpus", "num_gpus")
+
+
+def executor_from_config(config: Any, stage: str, local_workers: int = 1) -> Executor:
+  """`make_executor` for one fan-out `stage` of a config, every key read strictly.
+
+  Reads `config.ray_address`, `config.ray_local_num_cpus` (CPUs of a "local" Ray; 0 = all
+  of this machine's), `config.ray_max_retries` and `config.resources[stage].num_cpus` /
+  `.num_gpus` (what Ray reserves per job of that stage; GPU fractions pack jobs on a GPU).
+
+  Args:
+    config: a mapping (ml-collections config or its JSON form) holding `RAY_KEYS`.
+    stage: the name of a `config.resources` entry, e.g. "sweep".
+    local_workers: processes used when `ray_address` is "" (see `make_executor`).
 
   Raises:
+    KeyError: a key is missing (named; there are no defaults).
     ValueError: a bad value, named in the message.
   """
-  return make_executor(config.get("ray_address", ""), config.get("ray_num_cpus_per_job", 1),
-                       config.get("ray_num_gpus_per_job", 0), config.get("ray_max_retries", 3),
-                       config.get("ray_local_num_cpus", None))
+  missing = [key for key in RAY_KEYS if key not in config]
+  if missing:
+    raise KeyError(f"the config lacks {missing} (declare them; there are no defaults)")
+  resources = config["resources"]
+  if stage not in resources:
+    raise KeyError(f"config.resources lacks the stage {stage!r}; it has {sorted(resources)}")
+  missing = [key for key in RESOURCE_KEYS if key not in resources[stage]]
+  if missing:
+    raise KeyError(f"config.resources.{stage} lacks {missing}")
+  address, local_cpus = config["ray_address"], config["ray_local_num_cpus"]
+  if not _is_int(local_cpus) or local_cpus < 0:
+    raise ValueError(f"config.ray_local_num_cpus must be an int >= 0 (0 = all CPUs), got "
+                     f"{local_cpus!r}")
+  try:
+    return make_executor(address, resources[stage]["num_cpus"], resources[stage]["num_gpus"],
+                         config["ray_max_retries"],
+                         (local_cpus or None) if address == "local" else None, local_workers)
+  except ValueError as e:
+    raise ValueError(f"config (stage {stage!r}): {e}") from e

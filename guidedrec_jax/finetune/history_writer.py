@@ -6,14 +6,13 @@ half-written last line; reading warns and ignores it, and `repair` cuts it off b
 next append so that the new line starts clean. A job logged twice (e.g. two drivers, or a
 log merged by hand) counts once if its results agree and is an error if they differ.
 
-The history table (DESIGN.md contract, `history/schema.py` columns) holds one row per
+The history table (columns and writer: `contracts/history_columns.py`, read by the JAX half's
+`history/schema.py`) holds one row per
 (dataset, model): the job with the best validation top-1 over the grid.
 """
 
 from __future__ import annotations
 
-import csv
-import io as std_io
 import json
 import os
 import pathlib
@@ -21,10 +20,8 @@ import warnings
 from typing import Any, Iterable, Mapping
 
 from guidedrec_jax import io
+from guidedrec_jax.contracts.history_columns import HISTORY_COLUMNS, write_history
 
-HISTORY_COLUMNS = ("dataset", "model", "top1", "num_train", "num_classes", "family",
-                   "input_size", "params_m", "gmacs", "pretrain_domain", "lr", "weight_decay",
-                   "epochs", "seed", "wall_s", "job_key")
 # What a job produced, as opposed to when/where it ran (wall_s, device) or model metadata:
 # two records of one job_key must agree on these.
 RESULT_FIELDS = ("top1", "best_epoch", "final_train_loss", "diverged")
@@ -172,17 +169,6 @@ def best_rows(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 def _rank(record: Mapping[str, Any]) -> tuple[float, float, float, str]:
   return (-record["top1"], record["lr"], record["weight_decay"], record["job_key"])
-
-
-def write_history(path: io.PathLike, rows: list[Mapping[str, Any]]) -> pathlib.Path:
-  """Writes history rows as CSV (header always, `HISTORY_COLUMNS` order) atomically."""
-  buffer = std_io.StringIO()
-  writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, extrasaction="ignore")
-  writer.writeheader()
-  writer.writerows(rows)
-  path = pathlib.Path(path)
-  io.write_text_atomic(path, buffer.getvalue())
-  return path
 
 
 def history_from_log(log_path: io.PathLike, history_path: io.PathLike,

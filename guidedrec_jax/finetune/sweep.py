@@ -29,7 +29,8 @@ from guidedrec_jax.data.base import (ImageDataset, proportional_counts, sample_p
                                      seeded_rng)
 from guidedrec_jax.finetune import history_writer
 from guidedrec_jax.distributed.local import Executor, SequentialExecutor
-from guidedrec_jax.finetune.train import FinetuneResult, HyperParams, InputSpec, finetune
+from guidedrec_jax.data.images import InputSpec
+from guidedrec_jax.finetune.train import FinetuneResult, HyperParams, finetune
 
 # Part of every job key: bump it when a change to training makes old results incomparable.
 KEY_VERSION = 1
@@ -38,30 +39,36 @@ ModelFactory = Callable[[str, int, bool], torch.nn.Module]
 
 @dataclasses.dataclass(frozen=True)
 class ModelInfo:
-  """What the sweep needs to know about a zoo model (its history columns and its input)."""
+  """What the sweep needs to know about a zoo model: its history columns and its input.
+
+  `input` is the model's `InputSpec` (size, mean/std), for a zoo model derived from its
+  `ModelSpec` (`zoo.registry.input_spec`), so the constants live in one place.
+  """
   name: str
   family: str
-  input_size: int
+  input: InputSpec
   params_m: float
   gmacs: float
   pretrain_domain: str
-  mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
-  std: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
-  def input_spec(self) -> InputSpec:
-    return InputSpec(self.input_size, tuple(self.mean), tuple(self.std))
+  @property
+  def input_size(self) -> int:
+    """The input side (a history column)."""
+    return self.input.input_size
 
 
 def zoo_model_info(name: str) -> ModelInfo:
-  """Returns the `ModelInfo` of a zoo model (history columns, input size, mean/std).
+  """Returns the `ModelInfo` of a zoo model (history columns, input spec).
 
   Raises:
     ValueError: `name` is not in the zoo.
   """
   # Imported here: the zoo pulls in timm, which a sweep over other factories does not need.
   from guidedrec_jax.zoo import registry
-  spec, columns = registry.get_spec(name), registry.model_columns(name)
-  return ModelInfo(name=name, mean=tuple(spec.mean), std=tuple(spec.std), **columns)
+  columns = registry.model_columns(name)
+  return ModelInfo(name=name, family=columns["family"], input=registry.input_spec(name),
+                   params_m=columns["params_m"], gmacs=columns["gmacs"],
+                   pretrain_domain=columns["pretrain_domain"])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,8 +121,7 @@ def run_job(job: JobSpec, context: SweepContext) -> FinetuneResult:
   # Seeded before the factory: the new classifier head's initialisation is part of the job.
   torch.manual_seed(job.seed)
   model = context.model_factory(job.model, train.num_classes, job.pretrained)
-  spec = context.models[job.model].input_spec()
-  return finetune(model, train, val, job.hparams, spec, job.seed, context.device)
+  return finetune(model, train, val, job.hparams, context.models[job.model].input, job.seed, context.device)
 
 
 def hpo_grid(lrs: Sequence[float], weight_decays: Sequence[float] = (0.0,), epochs: int = 1,

@@ -1,8 +1,9 @@
 """One fine-tuning job: a model, train/val image splits, hyper-parameters and a seed.
 
-The input pipeline is plain torch on preprocessed tensors (no DataLoader workers): images are
-resized once to the model's input size and kept as uint8 on the device; each batch is
-augmented (optional), normalised with the model's mean/std and fed to the model. Shuffling and
+The input pipeline is plain torch on preprocessed tensors (no DataLoader workers), the one
+feature extraction uses too (`data/images.py`): images are resized once to the model's input
+size and kept as uint8 on the device; each batch is augmented (optional), normalised with the
+model's mean/std and fed to the model. Shuffling and
 augmentation draw from one `torch.Generator` seeded by the job, so a CPU run is reproducible
 bit for bit given the seed (the caller seeds the head's initialisation, see `sweep.run_job`).
 """
@@ -20,10 +21,9 @@ import torch.nn.functional as F
 
 from guidedrec_jax import io
 from guidedrec_jax.data.base import ImageDataset
+from guidedrec_jax.data.images import InputSpec, normalise, resize_uint8
 
 OPTIMIZERS = ("sgd", "adamw")
-# Rows resized at once: bounds the float32 temporary at 224 px to ~150 MB.
-_RESIZE_CHUNK = 256
 _EVAL_BATCH = 256
 
 
@@ -61,20 +61,6 @@ class HyperParams:
 
 
 @dataclasses.dataclass(frozen=True)
-class InputSpec:
-  """What a model expects as input: square side in pixels and per-channel RGB mean/std."""
-  input_size: int
-  mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
-  std: tuple[float, float, float] = (0.229, 0.224, 0.225)
-
-  def __post_init__(self):
-    if not isinstance(self.input_size, int) or self.input_size < 8:
-      raise ValueError(f"input_size must be an int >= 8, got {self.input_size!r}")
-    if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
-      raise ValueError(f"mean and std must hold 3 values (std > 0), got {self.mean}, {self.std}")
-
-
-@dataclasses.dataclass(frozen=True)
 class FinetuneResult:
   """What one job produced.
 
@@ -102,30 +88,12 @@ def default_device() -> torch.device:
 
 
 def preprocess(dataset: ImageDataset, size: int, device: torch.device) -> torch.Tensor:
-  """Returns the images as uint8 [N, 3, size, size] on `device` (grey -> 3 channels).
+  """Returns the images as uint8 [N, 3, size, size] on `device` (`images.resize_uint8`).
 
   Raises:
-    ValueError: the images are not uint8 [N, H, W, 1 or 3].
+    ValueError: the images are not uint8 [N, H, W, 1|3].
   """
-  out = torch.empty((len(dataset), 3, size, size), dtype=torch.uint8)
-  for start in range(0, len(dataset), _RESIZE_CHUNK):
-    rows = np.arange(start, min(start + _RESIZE_CHUNK, len(dataset)))
-    chunk = np.asarray(dataset.images[rows])
-    if chunk.dtype != np.uint8 or chunk.ndim != 4 or chunk.shape[-1] not in (1, 3):
-      raise ValueError(f"dataset {dataset.name!r} images must be uint8 [N, H, W, 1|3], got "
-                       f"{chunk.dtype} {chunk.shape}")
-    x = torch.from_numpy(chunk).permute(0, 3, 1, 2).float()
-    if x.shape[-2:] != (size, size):
-      x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True,
-                        align_corners=False)
-    out[start:start + len(rows)] = x.round().clamp(0, 255).expand(-1, 3, -1, -1).to(torch.uint8)
-  return out.to(device)
-
-
-def _normalise(x: torch.Tensor, spec: InputSpec) -> torch.Tensor:
-  mean = torch.tensor(spec.mean, device=x.device).view(1, 3, 1, 1) * 255
-  std = torch.tensor(spec.std, device=x.device).view(1, 3, 1, 1) * 255
-  return (x.float() - mean) / std
+  return resize_uint8(dataset.images, size, f"dataset {dataset.name!r} images").to(device)
 
 
 def _augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -153,7 +121,7 @@ def evaluate_top1(model: torch.nn.Module, images: torch.Tensor, labels: torch.Te
   model.eval()
   correct = 0
   for start in range(0, len(labels), _EVAL_BATCH):
-    logits = model(_normalise(images[start:start + _EVAL_BATCH], spec))
+    logits = model(normalise(images[start:start + _EVAL_BATCH], spec))
     correct += int((logits.argmax(1) == labels[start:start + _EVAL_BATCH]).sum())
   return 100.0 * correct / len(labels)
 
@@ -213,7 +181,7 @@ def finetune(model: torch.nn.Module, train: ImageDataset, val: ImageDataset,
     for step in range(steps_per_epoch):
       rows = order[step * hparams.batch_size:(step + 1) * hparams.batch_size]
       x = _augment(x_train[rows], generator) if hparams.augment else x_train[rows]
-      loss = F.cross_entropy(model(_normalise(x, spec)), y_train[rows])
+      loss = F.cross_entropy(model(normalise(x, spec)), y_train[rows])
       if not torch.isfinite(loss):
         diverged = True
         break

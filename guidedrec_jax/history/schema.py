@@ -31,14 +31,11 @@ import os
 import numpy as np
 import pandas as pd
 
-KEY_COLUMNS = ("dataset", "model")
-TARGET_COLUMN = "top1"
-DATASET_COLUMNS = ("num_train", "num_classes")
-MODEL_COLUMNS = ("family", "input_size", "params_m", "gmacs", "pretrain_domain")
-JOB_COLUMNS = ("lr", "weight_decay", "epochs", "seed", "wall_s", "job_key")
-REQUIRED_COLUMNS = KEY_COLUMNS + (TARGET_COLUMN,) + DATASET_COLUMNS + MODEL_COLUMNS
-NUMERIC_COLUMNS = ("num_train", "num_classes", "input_size", "params_m", "gmacs")
-SCORE_COLUMNS = ("dataset", "model", "score", "value")
+# The columns are the contract module's, shared with the torch half that writes the table.
+from guidedrec_jax.contracts.history_columns import (  # noqa: F401
+    DATASET_COLUMNS, JOB_COLUMNS, KEY_COLUMNS, MODEL_COLUMNS, NUMERIC_COLUMNS,
+    REQUIRED_COLUMNS, SCORE_COLUMNS, TARGET_COLUMN)
+
 SCORE_PREFIX = "ms_"
 
 

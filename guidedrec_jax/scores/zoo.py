@@ -24,6 +24,8 @@ import numpy as np
 from jax.sharding import Mesh, PartitionSpec
 
 from guidedrec_jax import io
+from guidedrec_jax.contracts import feature_cache
+from guidedrec_jax.contracts.feature_cache import feature_cache_dir
 from guidedrec_jax.scores import checks
 from guidedrec_jax.scores import etran
 from guidedrec_jax.scores import ncti
@@ -227,11 +229,6 @@ def scores_table_rows(results: Mapping[str, Mapping[str, float]], dataset: str
           for model, by_score in results.items() for name, value in by_score.items()]
 
 
-def feature_cache_dir(cache_root: io.PathLike, dataset: str) -> pathlib.Path:
-  """`<cache_root>/features/<dataset>`: where the feature files of one probe set live."""
-  return pathlib.Path(cache_root) / "features" / dataset
-
-
 def load_feature_zoo(cache_root: io.PathLike, dataset: str
                      ) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray]]:
   """Reads every `<model>.npz` (+ sidecar) of one dataset's feature cache.
@@ -245,20 +242,8 @@ def load_feature_zoo(cache_root: io.PathLike, dataset: str
     ValueError: models disagree on the probe-set labels.
     io.CacheError: a damaged cache file.
   """
-  paths = sorted(feature_cache_dir(cache_root, dataset).glob("*.npz"))
-  if not paths:
-    raise FileNotFoundError(f"no feature files in {feature_cache_dir(cache_root, dataset)}")
-  features, source_probs, labels = {}, {}, None
-  for path in paths:
-    arrays, _ = io.load_arrays(path)
-    if labels is None:
-      labels = arrays["labels"]
-    elif not np.array_equal(labels, arrays["labels"]):
-      raise ValueError(f"{path.name}: labels differ from the other models' (not one probe set)")
-    features[path.stem] = arrays["features"]
-    if "source_probs" in arrays:
-      source_probs[path.stem] = arrays["source_probs"]
-  return features, labels, source_probs
+  # The layout and the loading are the contract module's (shared with the torch half).
+  return tuple(feature_cache.load_task(feature_cache.task_files(cache_root, dataset)))
 
 
 def make_synthetic_zoo(cache_root: io.PathLike, dataset: str, num_models: int,

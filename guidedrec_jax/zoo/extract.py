@@ -3,13 +3,13 @@
 One convention for every architecture: timm's `forward_features`, then
 `forward_head(x, pre_logits=True)` (the pooled representation right before the classifier);
 for models with a pre-trained head also the softmax of that head (`source_probs`, for LEEP and
-NCE). Preprocessing is deterministic: the whole image is resized to the model's square input
-(bilinear, antialiased; no crop, no augmentation), grayscale is repeated to 3 channels, and
-the model's mean/std are applied.
+NCE). Preprocessing is the fine-tuning loop's (`data/images.py`, one pipeline): the whole image
+resized to the model's square input (bilinear, antialiased; no crop, no augmentation), rounded
+to uint8, grayscale repeated to 3 channels, the model's mean/std applied.
 
-Cache contract: `<cache_root>/features/<dataset>/<model>.npz` holding `features` float32 [N, D],
-`labels` int64 [N] and, when there is a source head, `source_probs` float32 [N, Cs]; its JSON
-sidecar records what made it (model, weights sha256, dataset, split, probe seed, N, D, code
+Cache contract (`contracts/feature_cache.py`: layout and loading, shared with the JAX half):
+`<cache_root>/features/<dataset>/<model>.npz` holding `features` float32 [N, D], `labels`
+int64 [N] and, when there is a source head, `source_probs` float32 [N, Cs]; its JSON sidecar records what made it (model, weights sha256, dataset, split, probe seed, N, D, code
 version, preprocessing). A cache is reused only if its sidecar matches the request and its
 arrays are intact; otherwise it is recomputed.
 """
@@ -22,54 +22,20 @@ import logging
 import os
 import pathlib
 import time
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 import guidedrec_jax
 from guidedrec_jax import io, paths
+from guidedrec_jax.contracts.feature_cache import feature_cache_path
+from guidedrec_jax.data import images
 from guidedrec_jax.data.base import ImageDataset
 from guidedrec_jax.zoo import registry, weights as weights_lib
 
 _LOG = logging.getLogger(__name__)
 FEATURE_CONVENTION = "timm forward_features -> forward_head(pre_logits=True)"
-
-
-def feature_cache_path(cache_root: str | os.PathLike, dataset_name: str,
-                       model_name: str) -> pathlib.Path:
-  """Returns `<cache_root>/features/<dataset_name>/<model_name>.npz`."""
-  return pathlib.Path(cache_root) / "features" / dataset_name / f"{model_name}.npz"
-
-
-def preprocess(images: np.ndarray, input_size: int, mean: Sequence[float],
-               std: Sequence[float]) -> torch.Tensor:
-  """Turns uint8 images into a normalised float batch for a model.
-
-  Args:
-    images: uint8 [B, H, W, C] with C = 1 or 3.
-    input_size: side of the square model input.
-    mean: per-channel mean on the 0-1 scale.
-    std: per-channel std on the 0-1 scale.
-
-  Returns:
-    float32 [B, 3, input_size, input_size].
-
-  Raises:
-    ValueError: `images` is not uint8 [B, H, W, 1|3].
-  """
-  images = np.asarray(images)
-  if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] not in (1, 3):
-    raise ValueError(f"images must be uint8 [B, H, W, 1|3], got {images.dtype} {images.shape}")
-  x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 255.0
-  x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
-  if x.shape[-2:] != (input_size, input_size):
-    x = F.interpolate(x, size=(input_size, input_size), mode="bilinear", align_corners=False,
-                      antialias=True)
-  mean_t = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
-  std_t = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
-  return (x - mean_t) / std_t
 
 
 def extract_features(model_name: str, dataset: ImageDataset,
@@ -114,7 +80,8 @@ def extract_features(model_name: str, dataset: ImageDataset,
         "probe_seed": int(probe_meta["seed"]), "probe": dict(probe_meta),
         "n": len(dataset), "labels_sha256": _labels_sha256(dataset),
         "input_size": size, "mean": list(spec.mean), "std": list(spec.std),
-        "feature": FEATURE_CONVENTION, "has_source_probs": has_head,
+        "feature": FEATURE_CONVENTION, "pipeline": images.PIPELINE,
+        "has_source_probs": has_head,
         "code_version": guidedrec_jax.__version__,
     }
     try:
@@ -125,7 +92,8 @@ def extract_features(model_name: str, dataset: ImageDataset,
     except io.CacheError as e:
       _LOG.info("recomputing features: %s", e)
     start = time.perf_counter()
-    arrays = _run(model, dataset, size, spec.mean, spec.std, batch_size, has_head)
+    arrays = _run(model, dataset, images.InputSpec(size, tuple(spec.mean), tuple(spec.std)),
+                  batch_size, has_head)
     seconds = time.perf_counter() - start
   finally:
     torch.set_num_threads(previous_threads)
@@ -170,15 +138,14 @@ def _labels_sha256(dataset: ImageDataset) -> str:
   return hashlib.sha256(labels.tobytes()).hexdigest()
 
 
-def _run(model: torch.nn.Module, dataset: ImageDataset, input_size: int,
-         mean: Sequence[float], std: Sequence[float], batch_size: int,
-         has_head: bool) -> dict[str, np.ndarray]:
+def _run(model: torch.nn.Module, dataset: ImageDataset, spec: images.InputSpec,
+         batch_size: int, has_head: bool) -> dict[str, np.ndarray]:
   """Runs the model over the dataset in batches; returns the cache arrays."""
   features, probs = [], []
   with torch.inference_mode():
     for start in range(0, len(dataset), batch_size):
       rows = np.arange(start, min(start + batch_size, len(dataset)))
-      x = preprocess(dataset.images[rows], input_size, mean, std)
+      x = images.model_input(dataset.images[rows], spec)
       feature_map = model.forward_features(x)
       pooled = model.forward_head(feature_map, pre_logits=True)
       if pooled.ndim != 2:  # the contract is one vector per image

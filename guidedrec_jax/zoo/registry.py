@@ -27,6 +27,7 @@ import torch
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from torch.utils.flop_counter import FlopCounterMode
 
+from guidedrec_jax.data.images import InputSpec
 from guidedrec_jax.zoo import weights as weights_lib
 
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.@-]+$")
@@ -202,6 +203,13 @@ def model_meta(name: str) -> ModelMeta:
   with torch.inference_mode(), counter:
     model(torch.zeros(1, 3, spec.input_size, spec.input_size))
   return ModelMeta(params / 1e6, counter.get_total_flops() / 2e9, spec.input_size)
+
+
+def input_spec(name: str) -> InputSpec:
+  """The input a zoo model is fed (size, mean/std from its `ModelSpec`), in fine-tuning and in
+  feature extraction alike (`data.images`)."""
+  spec = get_spec(name)
+  return InputSpec(spec.input_size, tuple(spec.mean), tuple(spec.std))
 
 
 def model_columns(name: str) -> dict[str, Any]:

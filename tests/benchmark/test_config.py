@@ -8,11 +8,10 @@ import ml_collections
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 
-from configs import micro_zoo  # noqa: E402
-from guidedrec_jax.benchmark import pipeline, plan  # noqa: E402
-from guidedrec_jax.recommender import evaluate  # noqa: E402
+from configs import micro_zoo
+from guidedrec_jax.benchmark import pipeline, plan
+from guidedrec_jax.recommender import evaluate
 
 
 @pytest.mark.parametrize("arg", [None, "smoke"])
@@ -51,6 +50,10 @@ def _edited(**changes) -> ml_collections.ConfigDict:
 @pytest.mark.parametrize("changes, message", [
     (dict(tasks=("digits",)), "config.tasks"),
     (dict(num_workers=0), "config.num_workers"),
+    (dict(ray_address="cluster"), "ray_address"),
+    (dict(ray_local_num_cpus=-1), "config.ray_local_num_cpus"),
+    (dict(resources__sweep__num_gpus=-0.5), "stage 'sweep'.*num_gpus_per_job"),
+    (dict(ray_max_retries=-1), "max_retries"),
     (dict(sweep__num_train=0), "config.sweep.num_train"),
     (dict(sweep__lrs=()), "config.sweep.lrs"),
     (dict(zoo__random=("lcnet_050", "lcnet_050")), "config.zoo.random"),
@@ -74,3 +77,18 @@ def test_torch_stages_never_import_jax():
   result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                           text=True, timeout=300)
   assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_ray_keys_are_declared_and_read_strictly():
+  config = micro_zoo.get_config("smoke")
+  assert (config.ray_address, config.ray_max_retries) == ("", 3)
+  assert set(config.resources) == set(plan.STAGES)
+  for stage in plan.STAGES:
+    assert set(config.resources[stage]) == {"num_cpus", "num_gpus"}
+  config.unlock()
+  del config.resources["extract"]
+  with pytest.raises(KeyError, match="extract"):
+    plan.check_config(config)
+  del config["ray_max_retries"]
+  with pytest.raises(KeyError, match="ray_max_retries"):
+    plan.check_config(config)

@@ -6,24 +6,25 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from configs import micro_zoo
+from guidedrec_jax.benchmark import plan, recommend
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-from configs import micro_zoo  # noqa: E402
-from guidedrec_jax.benchmark import plan, recommend  # noqa: E402
-
 # The driver runs in a fresh process, so that what this pytest process imported (other test
-# modules load torch) cannot hide a torch import by the driver.
+# modules load torch) cannot hide a torch import by the driver. `overrides` are config
+# values set as `--config.<key>=<value>` would.
 DRIVER = """
 import json, sys, time
-sys.path.insert(0, {root!r})
 from configs import micro_zoo
 from guidedrec_jax.benchmark import pipeline
+config = micro_zoo.get_config("smoke")
+config.update_from_flattened_dict({overrides!r})
 start = time.perf_counter()
-result = pipeline.run_benchmark(micro_zoo.get_config("smoke"), {workdir!r})
+result = pipeline.run_benchmark(config, {workdir!r})
 print(json.dumps({{"torch_imported": "torch" in sys.modules,
                   "seconds": time.perf_counter() - start,
                   "torch_stages": result["torch_stages"],
@@ -32,12 +33,15 @@ print(json.dumps({{"torch_imported": "torch" in sys.modules,
 """
 
 
-def _run_driver(workdir: pathlib.Path) -> dict:
+def _run_driver(workdir: pathlib.Path, overrides: dict | None = None,
+                home: pathlib.Path | None = None) -> dict:
   # A plain run: not the two emulated host devices that conftest sets up for sharding tests.
   env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-  result = subprocess.run([sys.executable, "-c", DRIVER.format(root=str(ROOT),
-                                                               workdir=str(workdir))],
-                          cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
+  if home is not None:  # a Ray run: no settings of another Ray, and a home of its own
+    env = {k: v for k, v in env.items() if not k.startswith("RAY_")} | {"HOME": str(home)}
+  code = DRIVER.format(overrides=overrides or {}, workdir=str(workdir))
+  result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=900, env=env)
   assert result.returncode == 0, result.stderr[-4000:]
   return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -50,6 +54,14 @@ def smoke(tmp_path_factory):
   jobs_after_first = (workdir / "sweep" / "jobs.jsonl").read_text()
   second = _run_driver(workdir)
   return workdir, first, second, jobs_after_first
+
+
+@pytest.fixture(scope="module")
+def smoke_on_ray(tmp_path_factory):
+  """The smoke job with `ray_address="local"`: (workdir, report)."""
+  workdir = tmp_path_factory.mktemp("micro_zoo_smoke_ray")
+  report = _run_driver(workdir, {"ray_address": "local"}, home=tmp_path_factory.mktemp("home"))
+  return workdir, report
 
 
 def test_smoke_writes_tables_plots_and_recommendation(smoke):
@@ -115,3 +127,27 @@ def test_recommend_applies_constraints(smoke):
     recommend.recommend(config, workdir, task="cifar10")
   with pytest.raises(ValueError, match="max_gmacs"):
     recommend.recommend(config, workdir, max_gmacs=-1.0)
+
+
+# When and where a job ran; everything else in the history is what the job computed.
+TIMING_COLUMNS = ("wall_s",)
+
+
+def test_local_ray_run_gives_the_in_process_history_and_scores(smoke, smoke_on_ray):
+  workdir, first, _, _ = smoke
+  ray_workdir, report = smoke_on_ray
+  print(f"smoke run: {first['seconds']:.1f} s in process, {report['seconds']:.1f} s on Ray")
+  assert not report["torch_imported"]
+  assert json.loads((ray_workdir / "config.json").read_text())["ray_address"] == "local"
+  stages = report["torch_stages"]
+  assert stages["sweep"]["executed"] == stages["sweep"]["planned"] > 0
+  assert stages["pretrain"]["executed"] > 0 and stages["extract"]["computed"] > 0
+  history = pd.read_csv(workdir / "sweep" / "history.csv").drop(columns=list(TIMING_COLUMNS))
+  on_ray = pd.read_csv(ray_workdir / "sweep" / "history.csv").drop(columns=list(TIMING_COLUMNS))
+  pd.testing.assert_frame_equal(history, on_ray, check_exact=True)
+  scores = pd.read_csv(workdir / "scores.csv")
+  ray_scores = pd.read_csv(ray_workdir / "scores.csv")
+  pd.testing.assert_frame_equal(scores.drop(columns="value"), ray_scores.drop(columns="value"))
+  # Same features, same float64 scores; only the process differs (XLA may thread
+  # reductions differently), hence a tolerance far below any score's meaning.
+  np.testing.assert_allclose(ray_scores["value"], scores["value"], rtol=1e-9, atol=1e-12)

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from guidedrec_jax.distributed import (RayExecutor, SequentialExecutor, executor_from_config,
-                                       make_executor)
+from guidedrec_jax.distributed import (ProcessExecutor, RayExecutor, SequentialExecutor,
+                                       executor_from_config, make_executor)
 from guidedrec_jax.finetune import JobsLog
 from guidedrec_jax.finetune.history_writer import RESULT_FIELDS
 from tests.distributed import fixtures
@@ -105,8 +105,7 @@ def test_worker_killed_mid_job_is_retried_and_logged_once(executor, baseline, tm
 
 def test_killed_driver_resumes_from_its_log_without_duplicates(cluster, executor, baseline,
                                                                tmp_path):
-  child = (f"import sys; sys.path.insert(0, {REPO!r})\n"
-           "import pathlib\n"
+  child = ("import pathlib\n"
            "from guidedrec_jax.distributed import make_executor\n"
            "from tests.finetune import fixtures, test_sweep\n"
            f"with make_executor({cluster.address!r}) as executor:\n"
@@ -174,15 +173,38 @@ def test_ray_executor_needs_an_address():
     RayExecutor("")
 
 
+def _ray_config(**changes):
+  config = {"ray_address": "", "ray_local_num_cpus": 0, "ray_max_retries": 3,
+            "resources": {"sweep": {"num_cpus": 1.0, "num_gpus": 0.0}}}
+  config.update(changes)
+  return config
+
+
 def test_executor_from_config_reads_the_ray_keys():
-  assert isinstance(executor_from_config({}), SequentialExecutor)
-  executor = executor_from_config({"ray_address": "127.0.0.1:6379", "ray_num_cpus_per_job": 2,
-                                   "ray_num_gpus_per_job": 0.5, "ray_max_retries": 1})
+  assert isinstance(executor_from_config(_ray_config(), "sweep"), SequentialExecutor)
+  pool = executor_from_config(_ray_config(), "sweep", local_workers=2)
+  assert isinstance(pool, ProcessExecutor) and pool.num_workers == 2
+  executor = executor_from_config(_ray_config(
+      ray_address="127.0.0.1:6379", ray_max_retries=1,
+      resources={"sweep": {"num_cpus": 2, "num_gpus": 0.5}}), "sweep")
   assert isinstance(executor, RayExecutor)
   assert (executor.ray_address, executor.num_cpus_per_job, executor.num_gpus_per_job,
-          executor.max_retries) == ("127.0.0.1:6379", 2, 0.5, 1)
-  with pytest.raises(ValueError, match="ray_max_retries|max_retries"):
-    executor_from_config({"ray_address": "local", "ray_max_retries": -2})
+          executor.max_retries, executor.local_num_cpus) == ("127.0.0.1:6379", 2, 0.5, 1, None)
+  local = executor_from_config(_ray_config(ray_address="local", ray_local_num_cpus=3), "sweep")
+  assert local.local_num_cpus == 3
+  with pytest.raises(ValueError, match="max_retries"):
+    executor_from_config(_ray_config(ray_address="local", ray_max_retries=-2), "sweep")
+
+
+@pytest.mark.parametrize("drop", ["ray_address", "ray_local_num_cpus", "ray_max_retries",
+                                  "resources"])
+def test_executor_from_config_has_no_defaults(drop):
+  config = _ray_config()
+  del config[drop]
+  with pytest.raises(KeyError, match=drop):
+    executor_from_config(config, "sweep")
+  with pytest.raises(KeyError, match="extract"):
+    executor_from_config(_ray_config(), "extract")
 
 
 def test_local_ray_stays_on_loopback_and_leaves_no_token_file(tmp_path):

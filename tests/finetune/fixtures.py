@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from guidedrec_jax.data.base import ImageDataset
-from guidedrec_jax.finetune import ModelInfo
+from guidedrec_jax.finetune import InputSpec, ModelInfo
 
 
 def blobs(name: str, num_images: int, num_classes: int, side: int, channels: int,
@@ -34,8 +34,9 @@ def datasets() -> dict[str, ImageDataset]:
 
 
 MODELS = (
-    ModelInfo("cnn_narrow", "tinycnn", 16, 0.001, 0.0001, "none"),
-    ModelInfo("cnn_wide", "tinycnn", 16, 0.004, 0.0004, "none", mean=(0.5,) * 3, std=(0.25,) * 3),
+    ModelInfo("cnn_narrow", "tinycnn", InputSpec(16), 0.001, 0.0001, "none"),
+    ModelInfo("cnn_wide", "tinycnn", InputSpec(16, (0.5,) * 3, (0.25,) * 3), 0.004, 0.0004,
+              "none"),
 )
 
 

@@ -29,14 +29,14 @@ import pytest
 
 from guidedrec_jax import paths
 from guidedrec_jax.scores import registry
+from tests.shared_data import require_shared
 
 CASES = ("main", "small")
 FIXTURE_DIR = ("fixtures", "ms")
 
 
 def _require_shared() -> None:
-  if paths.shared_dir(required=False) is None:
-    pytest.skip("shared data folder not found (set GUIDEDREC_SHARED)")
+  require_shared()  # skips, or fails under GUIDEDREC_REQUIRE_SHARED=1
 
 
 @functools.lru_cache(maxsize=None)
@@ -164,6 +164,8 @@ def vmapped(name: str, stack: np.ndarray, labels: np.ndarray) -> np.ndarray:
   spec = registry.get_score(name)
   num_classes = int(labels.max()) + 1
   prepared = spec.prepare(*stack.shape[1:], num_classes) if spec.prepare else {}
+  if spec.prepare_labels:
+    prepared.update(spec.prepare_labels(labels, num_classes))
   with registry.precision(spec.float64):
     core = functools.partial(spec.core, num_classes=num_classes,
                              **{k: jnp.asarray(v) for k, v in prepared.items()})

@@ -8,7 +8,9 @@ import torch
 
 import guidedrec_jax
 from guidedrec_jax import io
+from guidedrec_jax.data import images
 from guidedrec_jax.data.base import ImageDataset
+from guidedrec_jax.finetune import HyperParams, finetune
 from guidedrec_jax.zoo import extract, registry
 
 torch.set_num_threads(1)
@@ -46,9 +48,8 @@ def test_cache_contract_and_pre_logits_convention(tmp_path):
   np.testing.assert_array_equal(arrays["labels"], data.labels)
   assert {"model", "weights_sha256", "dataset", "split", "probe_seed", "n", "d"} <= set(meta)
   assert (meta["n"], meta["probe"], meta["code_version"]) == (6, PROBE, guidedrec_jax.__version__)
-  spec = registry.get_spec("lcnet_050")
   model = registry.create_model("lcnet_050")
-  x = extract.preprocess(data.images, spec.input_size, spec.mean, spec.std)
+  x = images.model_input(data.images, registry.input_spec("lcnet_050"))
   with torch.inference_mode():
     direct = model.forward_head(model.forward_features(x), pre_logits=True).numpy()
   np.testing.assert_allclose(arrays["features"], direct, atol=1e-5)
@@ -63,7 +64,7 @@ def test_pretrained_head_gives_source_probs(tmp_path):
   model = registry.create_model("mobilenetv2_100")
   spec = registry.get_spec("mobilenetv2_100")
   with torch.inference_mode():
-    logits = model(extract.preprocess(data.images, 32, spec.mean, spec.std))
+    logits = model(images.model_input(data.images, images.InputSpec(32, spec.mean, spec.std)))
   np.testing.assert_allclose(arrays["source_probs"], torch.softmax(logits, -1).numpy(), atol=1e-6)
   assert meta["input_size"] == 32 and meta["has_source_probs"]
 
@@ -117,14 +118,36 @@ def test_features_do_not_depend_on_batch_size(tmp_path):
 
 
 def test_preprocess_resizes_repeats_gray_and_normalises():
-  mean, std = (0.5, 0.25, 0.0), (0.5, 0.5, 1.0)
+  spec = images.InputSpec(16, (0.5, 0.25, 0.0), (0.5, 0.5, 1.0))
   gray = np.full((2, 10, 14, 1), 128, dtype=np.uint8)
-  x = extract.preprocess(gray, 16, mean, std)
+  x = images.model_input(gray, spec)
   assert x.shape == (2, 3, 16, 16) and x.dtype == torch.float32
-  expected = [(128 / 255 - m) / s for m, s in zip(mean, std)]
+  expected = [(128 / 255 - m) / s for m, s in zip(spec.mean, spec.std)]
   torch.testing.assert_close(x.mean((0, 2, 3)), torch.tensor(expected), atol=1e-5, rtol=0)
   with pytest.raises(ValueError, match="images must be uint8"):
-    extract.preprocess(gray.astype(np.float32), 16, mean, std)
+    images.model_input(gray.astype(np.float32), spec)
+
+
+def test_probe_feature_is_the_backbone_on_the_tensor_fine_tuning_feeds_it(tmp_path):
+  """One image pipeline: what extraction scores is what fine-tuning trains on."""
+  name = "lcnet_050"
+  probe = _dataset(n=6, size=20, channels=1)  # grey, not the model's 32 px: resized
+  features = io.load_arrays(extract.extract_features(name, probe, tmp_path, PROBE))[0]["features"]
+  fed = {True: [], False: []}  # training mode -> input batches the loop fed the model
+  model = registry.create_model(name, num_classes=probe.num_classes)
+  model.register_forward_pre_hook(lambda module, args: fed[module.training].append(args[0]))
+  hparams = HyperParams(lr=1e-3, epochs=1, batch_size=len(probe))
+  finetune(model, probe, probe, hparams, registry.input_spec(name), seed=0, device="cpu")
+  (val_input,), (train_input,) = fed[False], fed[True]
+  # The fine-tuning loop's tensors are the pipeline's, rows in its own order when training.
+  expected = images.model_input(probe.images, registry.input_spec(name))
+  torch.testing.assert_close(val_input, expected, atol=0, rtol=0)
+  assert sorted(map(tuple, train_input.flatten(1).tolist())) == sorted(
+      map(tuple, expected.flatten(1).tolist()))
+  backbone = registry.create_model(name)  # the zoo model extraction ran, no new head
+  with torch.inference_mode():
+    direct = backbone.forward_head(backbone.forward_features(val_input), pre_logits=True)
+  np.testing.assert_allclose(features, direct.numpy(), rtol=0, atol=1e-6)
 
 
 def test_bad_requests_fail_before_any_model_runs(tmp_path, forward_calls):

@@ -1,0 +1,26 @@
+"""The one rule for tests that compare against the shared reference data (`../shared`).
+
+Missing data skips such a test on a developer's machine, and fails it where
+`GUIDEDREC_REQUIRE_SHARED=1` (set by `.ci/run`): in CI a missing folder is a broken setup,
+not a reason to pass quietly.
+"""
+
+import os
+import pathlib
+
+import pytest
+
+from guidedrec_jax import paths
+
+REQUIRE_VARIABLE = "GUIDEDREC_REQUIRE_SHARED"
+
+
+def require_shared() -> pathlib.Path:
+  """The shared data folder; skips (fails under `GUIDEDREC_REQUIRE_SHARED=1`) if absent."""
+  found = paths.shared_dir(required=False)
+  if found is None:
+    message = "shared data folder not found (set GUIDEDREC_SHARED)"
+    if os.environ.get(REQUIRE_VARIABLE, "") not in ("", "0"):
+      pytest.fail(f"{message}; {REQUIRE_VARIABLE} is set, so this is a failure")
+    pytest.skip(message)
+  return found
