@@ -21,7 +21,7 @@ import optax
 
 from guidedrec_jax.recommender import models, sparse_update
 
-LOSSES = ("squared", "logistic", "pairwise")
+LOSSES = ("squared", "logistic", "pairwise", "listwise")
 TRACES: collections.Counter = collections.Counter()
 
 
@@ -40,8 +40,21 @@ def _loss_sum(loss: str, scores, targets, weights, groups):
     return jnp.sum(weights * jnp.square(scores - targets)), jnp.sum(weights)
   if loss == "logistic":
     return jnp.sum(weights * (jax.nn.softplus(scores) - targets * scores)), jnp.sum(weights)
-  pair = (weights[:, None] * weights[None, :] * (groups[:, None] == groups[None, :])
-          * (targets[:, None] > targets[None, :]))                  # [B, B], i ranked above j
+  same = weights[:, None] * weights[None, :] * (groups[:, None] == groups[None, :])  # [B, B]
+  if loss == "listwise":
+    # ListNet: cross-entropy between the softmax of the targets and of the scores over the
+    # rows of each group in the batch; one term per group (the target weights sum to 1).
+    def group_log_softmax(x):
+      # Row i: the rows of i's group; the diagonal keeps padding rows finite (no NaN grads).
+      member = (same > 0) | jnp.eye(x.shape[0], dtype=bool)
+      masked = jnp.where(member, x[None, :], -jnp.inf)
+      return x - jax.scipy.special.logsumexp(masked, axis=1)
+    live = weights > 0
+    log_p = jnp.where(live, group_log_softmax(targets), -jnp.inf)
+    log_q = jnp.where(live, group_log_softmax(scores), 0.0)
+    p = jnp.exp(log_p)
+    return -jnp.sum(p * log_q), jnp.sum(p)
+  pair = same * (targets[:, None] > targets[None, :])              # [B, B], i ranked above j
   margins = scores[:, None] - scores[None, :]
   return jnp.sum(pair * jax.nn.softplus(-margins)), jnp.sum(pair)
 

@@ -8,7 +8,7 @@ Its shapes depend only on the data size, so it traces once per fit, never across
 Targets are standardised for the squared loss, so learning rates do not depend on the target
 scale; `fit` folds mean and std back into the parameters (bias, w, v → std·w, √std·v), so
 `predict` and `models.apply` return target units. For the logistic loss scores are logits;
-for the pairwise loss they are ranking scores, comparable within a group only.
+for the pairwise and listwise losses they are ranking scores, comparable within a group only.
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ class TrainConfig(NamedTuple):
     batch_size: rows per step.
     loss: "squared"; "logistic" (targets in {0, 1}); "pairwise" (RankNet: softplus of the
       negated score margin, over pairs of rows of one group within a batch whose targets
-      differ; batches keep the rows of a group together).
+      differ; batches keep the rows of a group together); "listwise" (ListNet: cross-entropy
+      between the softmax over a group's rows in the batch of the targets and of the scores;
+      use within-group targets such as `dataset_z`, since the softmax has temperature 1).
     patience: stop after this many epochs without a better validation loss; 0 trains all
       `epochs` and, without `val`, carves no holdout (the last epoch is returned; with `val`
       the best one still is).
@@ -207,7 +209,8 @@ def fit(train: EncodedPairs, config: TrainConfig, val: EncodedPairs | None = Non
   data = _device_data(train, mean, std, spec.batch_size)
   val_data = None if val is None else _device_data(val, mean, std, spec.batch_size)
   num_rows, padded_rows = len(train.targets), data["weights"].shape[0]
-  groups = np.asarray(data["groups"])[:num_rows] if config.loss == "pairwise" else None
+  groups = (np.asarray(data["groups"])[:num_rows] if config.loss in ("pairwise", "listwise")
+            else None)
   interact = _interact(interact, train.num_fields)
   hyper = {"learning_rate": jnp.float32(config.learning_rate), "l2": jnp.float32(config.l2),
            "interact": interact}
