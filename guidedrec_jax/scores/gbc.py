@@ -7,7 +7,7 @@ dimensions, "diagonal" keeps it per dimension) and return −Σ over ordered cla
 exp(−Bhattacharyya distance). In the spherical form the reference sums log-variances over a
 scalar, i.e. without the factor n_dims; we keep that for comparability.
 
-PCA (`parc.exact_pca`) is one eigendecomposition of the smaller Gram matrix. The
+PCA (`linalg.exact_pca`) is one eigendecomposition of the smaller Gram matrix. The
 diagonal form is unchanged by zero-padding the features (padded null-space components have
 floored variance and cancel); the spherical one is not (it averages over the components). The
 fixture `reimpl.gbc_google(...)` ran sklearn's full-SVD PCA in float32; our float64 PCA
@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from guidedrec_jax.scores import checks, registry
-from guidedrec_jax.scores.parc import exact_pca
+from guidedrec_jax.scores.linalg import exact_pca
 
 DEFAULT_DIMS = 64
 VARIANCE_FLOOR = 1e-4

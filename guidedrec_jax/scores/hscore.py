@@ -7,7 +7,7 @@ in tllib's `h_score`). Writing the centred features F_c = U S Vᵀ and P = Σ_c 
   H = tr(P Π) = Σ_{σᵢ > 0} Σ_c (uᵢᵀ y_c)² / n_c,
 
 so the score comes from one eigendecomposition of the smaller Gram matrix
-(`logme.class_spectrum`): it equals K − 1 whenever N ≤ D. The pseudo-inverse cut is the
+(`linalg.class_spectrum`): it equals K − 1 whenever N ≤ D. The pseudo-inverse cut is the
 matrix-rank tolerance max(N, D)·eps·σ_max rather than tllib's `rcond=1e-15`, which keeps
 rounding noise of rank-deficient inputs; results agree on full-rank inputs.
 
@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 
 from guidedrec_jax.scores import checks, registry
-from guidedrec_jax.scores.logme import class_spectrum
+from guidedrec_jax.scores.linalg import class_spectrum
 
 
 def _class_weighted_coords(centred: jax.Array, labels: jax.Array, num_classes: int

@@ -18,7 +18,7 @@ Precision: always float64. The released algorithm squares the condition number (
 eigenvalues) and takes the residual by subtraction, which is unstable in float32, so a
 float32 request is computed in float64 (`ScoreSpec.float64=True`).
 
-`class_spectrum` is the shared decomposition; H-score reuses it.
+`linalg.class_spectrum` is the shared decomposition; H-score reuses it.
 """
 
 from __future__ import annotations
@@ -31,53 +31,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from guidedrec_jax.scores import checks, registry
+from guidedrec_jax.scores.linalg import class_spectrum
 
 MAX_STEPS = 11
 RELATIVE_TOL = 1e-3
 SMOOTHING = 1e-5  # the released code adds it to both denominators
-
-
-class ClassSpectrum(NamedTuple):
-  """Spectrum of F shared by all classes.
-
-  Attributes:
-    eigenvalues: [k] eigenvalues σ = s² of the Gram matrix, k = min(N, D); those below the
-      rank tolerance max(N, D)·eps·σ_max are set to exactly 0.
-    sq_coords: [k, K] (uᵢᵀ y_c)², the squared coordinate of class indicator y_c on left
-      singular vector uᵢ; 0 on the numerically-null space when decomposing FᵀF (D < N).
-    kept: [k] bool, eigenvalues above the rank tolerance.
-  """
-  eigenvalues: jax.Array
-  sq_coords: jax.Array
-  kept: jax.Array
-
-
-def class_spectrum(features: jax.Array, labels: jax.Array, num_classes: int) -> ClassSpectrum:
-  """Eigendecomposes the smaller Gram matrix of `features` and projects the class indicators.
-
-  Args:
-    features: [N, D] float array.
-    labels: [N] int32 in 0..K-1.
-    num_classes: K (static).
-
-  Returns:
-    `ClassSpectrum`; no N×D SVD and no per-class decomposition is formed.
-  """
-  num_samples, dim = features.shape
-  small_gram = features @ features.T if num_samples <= dim else features.T @ features
-  eigenvalues, vectors = jnp.linalg.eigh(small_gram)  # [k], [k, k] ascending
-  tol = max(num_samples, dim) * jnp.finfo(features.dtype).eps * eigenvalues[-1]
-  kept = eigenvalues > tol
-  eigenvalues = jnp.where(kept, eigenvalues, 0.0)
-  if num_samples <= dim:
-    coords = jax.ops.segment_sum(vectors, labels, num_segments=num_classes)  # [K, N]
-    return ClassSpectrum(eigenvalues, coords.T ** 2, kept)
-  class_sums = jax.ops.segment_sum(features, labels, num_segments=num_classes)  # [K, D]
-  # uᵢᵀy_c = vᵢᵀFᵀy_c / sᵢ, so (uᵢᵀy_c)² = (class_sum_c · vᵢ)² / σᵢ on the retained spectrum.
-  projected = (class_sums @ vectors).T ** 2  # [D, K]
-  safe = jnp.where(kept, eigenvalues, 1.0)
-  return ClassSpectrum(eigenvalues, jnp.where(kept[:, None], projected / safe[:, None], 0.0),
-                       kept)
 
 
 class LogMEDetails(NamedTuple):

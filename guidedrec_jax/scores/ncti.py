@@ -28,7 +28,7 @@ import jax.scipy.linalg as jsl
 import numpy as np
 
 from guidedrec_jax.scores import checks
-from guidedrec_jax.scores import parc
+from guidedrec_jax.scores import linalg
 from guidedrec_jax.scores import registry
 
 COMPONENTS = ("ncti_ncc", "ncti_seli", "ncti_vc")
@@ -79,7 +79,7 @@ def _pca_projection(x: jax.Array, test_matrix: jax.Array | None):
     return projected, values[::-1][:PCA_DIMS] / (n - 1)
   matrix = centred.T if n < d else centred  # [rows, cols] as sklearn's `_randomized_svd`
   iterations = 7 if PCA_DIMS < 0.1 * min(n, d) else 4
-  left, singular, right_t = parc.randomized_svd(matrix, test_matrix, iterations, normalize=True)
+  left, singular, right_t = linalg.randomized_svd(matrix, test_matrix, iterations, normalize=True)
   # `fit_transform` returns U·S of this approximate SVD. For a tall matrix U = basis·left, so
   # the result is X·V projected on the sampled range, not X·V itself.
   sample_side = right_t[:PCA_DIMS].T if n < d else left[:, :PCA_DIMS]  # [N, 64]

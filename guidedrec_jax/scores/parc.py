@@ -16,17 +16,21 @@ Three reductions:
     smaller Gram matrix, with the same sign rule (as sklearn's full-SVD PCA).
   * "none": no reduction.
 
-The label dissimilarity takes two values (same class or not), so its Spearman ranks are an
-affine function of the "different class" indicator; only the feature dissimilarities are
-ranked (ties averaged, one sort of N(N−1)/2 values). Memory is O(N²). On CPU the cost is that
-sort: the values and the indicator are packed into one unsigned integer per pair, which XLA
-sorts several times faster than floats with a carried operand (same ranks, same result), and
-the upper triangle is folded out with slices instead of gathered (`strict_upper_triangle`).
+The released label dissimilarity `1 − corrcoef(one_hot)` is not two-valued: numpy's GEMM
+rounds identical one-hot rows to a correlation of 1 − 2.2e-16 for some classes and exactly 1
+for others, and some different-class pairs an ulp apart, so Spearman ranks 3–4 tie groups
+instead of 2. That, not the PCA, is why a two-valued reproduction was off by up to 0.7
+points on shapes other than the fixtures (N=1200, D=256, K=12). By default
+(`official_ties=True`) the groups are computed with numpy on the host exactly as released
+(`official_label_groups`, once per label vector) and carried through the ranking; with
+`official_ties=False` the exact two-valued dissimilarity (labels differ) is used.
 
-Agreement with the official code is ~1e-3 absolute (on the ×100 scale), not better: numpy's
-`corrcoef` of identical one-hot rows returns 1 − 1.1e-16 for some class pairs and exactly 1
-for others (GEMM rounding), which splits the official "same class" ties into arbitrary
-groups; we use the exact two-valued label dissimilarity.
+Only the feature dissimilarities are sorted (ties averaged, one sort of N(N−1)/2 values);
+the label side's average ranks follow from the group sizes. Memory is O(N²). On CPU the cost
+is that sort: each value and its label group are packed into one uint64 (`_compact_keys`),
+which XLA sorts several times faster than floats with a carried operand (same ranks, same
+result), and the upper triangle is folded out with slices instead of gathered
+(`strict_upper_triangle`).
 Precision: float64 (float32 requests too).
 """
 
@@ -38,16 +42,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from guidedrec_jax.scores import checks, registry
+from guidedrec_jax.scores import checked, linalg, registry
 
 DEFAULT_DIMS = 32
 OVERSAMPLES = 10
 SEED = 1919
 MODES = ("randomized", "exact", "none")
-
-
-def _kept_dims(num_samples: int, dim: int, n_dims: int) -> int:
-  return min(n_dims, num_samples, dim)
 
 
 def prepare_parc(num_samples: int, dim: int, num_classes: int, n_dims: int = DEFAULT_DIMS
@@ -60,133 +60,111 @@ def prepare_parc(num_samples: int, dim: int, num_classes: int, n_dims: int = DEF
   """
   del num_classes
   cols = num_samples if num_samples < dim else dim
-  size = (cols, _kept_dims(num_samples, dim, n_dims) + OVERSAMPLES)
+  size = (cols, linalg.kept_dims(num_samples, dim, n_dims) + OVERSAMPLES)
   return {"test_matrix": np.random.RandomState(SEED).normal(size=size)}
 
 
-def _flip_signs(scores: jax.Array, components: jax.Array) -> jax.Array:
-  """Multiplies scores [N, n] by the sign of the largest-|.| entry of each component [n, D]."""
-  pick = jnp.argmax(jnp.abs(components), axis=1)
-  signs = jnp.sign(jnp.take_along_axis(components, pick[:, None], axis=1))[:, 0]
-  return scores * signs
+MAX_LABEL_GROUPS = 16  # distinct label dissimilarities carried in the low 4 key bits
+_GROUP_BITS = 4
+# Keys of |x| in [2^-60, 4) span 62 binades of 2^52 doubles: < 2^58 (`_compact_keys`).
+_TINY = 2.0 ** -60
+_KEY_OFFSET = 1 << 58
 
 
-def randomized_svd(matrix: jax.Array, test_matrix: jax.Array, power_iterations: int,
-                   normalize: bool) -> tuple[jax.Array, jax.Array, jax.Array]:
-  """sklearn's `randomized_svd` on a fixed Gaussian test matrix, in `jnp`.
+def official_label_groups(labels) -> np.ndarray:
+  """Dense ranks of the released label dissimilarity `1 − corrcoef(one_hot(labels))`, [N, N].
 
-  Args:
-    matrix: [rows, cols] (centred, already transposed as sklearn does for wide inputs).
-    test_matrix: [cols, l] Gaussian test matrix drawn on the host.
-    power_iterations: power iterations of the range finder.
-    normalize: QR-orthonormalise after every product, as sklearn's "auto" normaliser does
-      beyond 2 iterations; sklearn uses none for 1–2 iterations.
-
-  Returns:
-    (left [rows, l], singular values [l], right_t [l, cols]) of the approximate SVD.
-  """
-  basis = test_matrix.astype(matrix.dtype)
-  for _ in range(power_iterations):
-    if normalize:
-      basis, _ = jnp.linalg.qr(matrix @ basis)
-      basis, _ = jnp.linalg.qr(matrix.T @ basis)
-    else:
-      basis = matrix.T @ (matrix @ basis)
-  basis, _ = jnp.linalg.qr(matrix @ basis)  # [rows, l]
-  small_u, singular, right_t = jnp.linalg.svd(basis.T @ matrix, full_matrices=False)
-  return basis @ small_u, singular, right_t
-
-
-def randomized_pca(features: jax.Array, test_matrix: jax.Array, n_dims: int) -> jax.Array:
-  """sklearn's `PCA(svd_solver='randomized', iterated_power=1).fit_transform`, in `jnp`.
+  The released code ranks these values, and numpy's GEMM rounding makes them more than
+  two-valued: identical one-hot rows correlate to 1 − 2.2e-16 for some classes and exactly 1
+  for others (the rounding depends on where the 1 sits in the summation order), and some
+  different-class pairs differ by an ulp. Spearman ranks those groups apart, which moves
+  the score by up to ~0.7 points (N=1200, K=12). This is the cause of the mismatch on shapes
+  other than the fixtures, not the PCA (which agrees to ~1e-12). Computed here with numpy, as
+  released, so the groups are the ones the official code sees on this machine.
 
   Args:
-    features: [N, D] float.
-    test_matrix: [cols, n + 10] from `prepare_parc`.
-    n_dims: components requested (clamped to min(N, D)).
+    labels: int [N] in 0..K-1.
 
   Returns:
-    [N, n] principal-component scores U·S.
+    int8 [N, N]: group id of each pair's dissimilarity (0 = smallest) in the strict upper
+    triangle; the rest is 0.
+
+  Raises:
+    ValueError: more than `MAX_LABEL_GROUPS` distinct values (never seen; K ≤ 1000 gives ≤ 4).
   """
-  num_samples, dim = features.shape
-  keep = _kept_dims(num_samples, dim, n_dims)
-  centred = features - jnp.mean(features, axis=0)
-  transpose = num_samples < dim
-  matrix = centred.T if transpose else centred  # [rows, cols]
-  left, values, small_vt = randomized_svd(matrix, test_matrix, power_iterations=1,
-                                          normalize=False)
-  if transpose:
-    scores, components = small_vt[:keep].T, left[:, :keep].T
-  else:
-    scores, components = left[:, :keep], small_vt[:keep]
-  return _flip_signs(scores * values[:keep], components)
+  labels = np.asarray(labels)
+  dissim = 1.0 - np.corrcoef(np.eye(int(labels.max()) + 1)[labels])
+  upper = np.triu_indices(labels.shape[0], 1)
+  values, inverse = np.unique(dissim[upper], return_inverse=True)
+  if values.size > MAX_LABEL_GROUPS:
+    raise ValueError(f"labels give {values.size} distinct official label dissimilarities; "
+                     f"at most {MAX_LABEL_GROUPS} are supported")
+  groups = np.zeros(dissim.shape, np.int8)
+  groups[upper] = inverse
+  return groups
 
 
-def exact_pca(features: jax.Array, n_dims: int) -> jax.Array:
-  """Exact PCA scores [N, n] as sklearn's full-SVD PCA (descending, same signs)."""
-  num_samples, dim = features.shape
-  keep = _kept_dims(num_samples, dim, n_dims)
-  centred = features - jnp.mean(features, axis=0)
-  if num_samples <= dim:
-    eigenvalues, left = jnp.linalg.eigh(centred @ centred.T)  # ascending
-    scores = left[:, :-keep - 1:-1] * jnp.sqrt(jnp.maximum(eigenvalues[:-keep - 1:-1], 0.0))
-    return _flip_signs(scores, scores.T @ centred)  # rows ∝ Vt: same signs
-  _, right = jnp.linalg.eigh(centred.T @ centred)
-  components = right[:, :-keep - 1:-1].T
-  return _flip_signs(centred @ components.T, components)
+def prepare_labels(labels: np.ndarray, num_classes: int) -> dict[str, np.ndarray]:
+  """`ScoreSpec.prepare_labels`: the official label groups, shared by every model."""
+  del num_classes
+  return {"label_groups": official_label_groups(labels)}
 
 
-def _sort_ranks_exact(values: jax.Array, indicator: jax.Array, keys: jax.Array
+def _group_ranks(groups: jax.Array, dtype: jnp.dtype) -> jax.Array:
+  """Average 1-based rank of each group id [G] when `groups` [M] are ranked by id."""
+  counts = jnp.zeros((MAX_LABEL_GROUPS,), dtype).at[groups].add(1.0)
+  return jnp.cumsum(counts) - counts + (counts + 1.0) / 2.0
+
+
+def _sort_ranks_exact(values: jax.Array, groups: jax.Array, keys: jax.Array
                       ) -> tuple[jax.Array, jax.Array]:
-  """Average ranks of `values` [M] and `indicator` [M] in one (slow) co-sort of floats."""
+  """Average ranks of `values` [M] with `groups` carried, in one (slow) co-sort of floats."""
   del keys
-  ordered, carried = jax.lax.sort((values, indicator), num_keys=1)
+  ordered, carried = jax.lax.sort((values, groups), num_keys=1)
   return _tie_averaged_ranks(ordered, values.dtype), carried
 
 
-def _sort_ranks_packed(values: jax.Array, indicator: jax.Array, keys: jax.Array
+def _sort_ranks_packed(values: jax.Array, groups: jax.Array, keys: jax.Array
                        ) -> tuple[jax.Array, jax.Array]:
-  """As `_sort_ranks_exact`, via a single-operand sort of unsigned keys (~8x faster on CPU).
+  """As `_sort_ranks_exact`, via a single-operand sort of uint64 keys (~8x faster on CPU).
 
   XLA on CPU sorts one integer operand with a plain comparison, but a float sort or a
-  multi-operand sort goes through a generic comparator. Each value becomes its
-  order-preserving unsigned bit pattern minus the smallest one, shifted left to hold the
-  indicator in the lowest bit: equal values stay equal (ties are exact), order is kept, and
-  only the order of the indicator inside a tie changes, which average ranks ignore. Valid only
-  when the keys (`_ordered_bits(values)`) span less than half the unsigned range (`_packable`).
+  multi-operand sort goes through a generic comparator. Each value becomes an
+  order-preserving integer (`_compact_keys`) shifted left to hold the group id in the low
+  `_GROUP_BITS`: equal values stay equal (ties are exact), order is kept, and only the order
+  of the groups inside a tie changes, which average ranks ignore.
   """
-  ordered = jax.lax.sort(_packed_keys(keys, indicator))
-  carried = (ordered & 1).astype(values.dtype)
-  return _tie_averaged_ranks(ordered >> 1, values.dtype), carried
+  ordered = jax.lax.sort((keys << _GROUP_BITS) | groups.astype(jnp.uint64))
+  carried = (ordered & (MAX_LABEL_GROUPS - 1)).astype(groups.dtype)
+  return _tie_averaged_ranks(ordered >> _GROUP_BITS, values.dtype), carried
 
 
-def _ordered_bits(values: jax.Array) -> jax.Array:
-  """Unsigned keys whose order is the float order of `values` (finite, −0 merged with +0)."""
-  unsigned = jnp.uint64 if values.dtype.itemsize == 8 else jnp.uint32
-  sign = unsigned(1 << (8 * values.dtype.itemsize - 1))
-  # −0.0 == +0.0 as floats but not as bit patterns; a where, since XLA may fold x + 0.
-  bits = jax.lax.bitcast_convert_type(jnp.where(values == 0, 0.0, values).astype(values.dtype),
-                                      unsigned)
-  # Non-negative floats order as their bits with the sign set; negatives in reverse.
-  return jnp.where(bits & sign, ~bits, bits | sign)
+def _compact_keys(values: jax.Array) -> jax.Array:
+  """uint64 keys in [0, 2^59) whose order and ties are those of `values` (see `_packable`).
 
-
-def _packable(keys: jax.Array) -> jax.Array:
-  """Whether the span of `keys` (`_ordered_bits`) leaves the lowest bit free for the indicator.
-
-  True whenever the values lie in (−1, 4): the span is then at most bits(|min|) + bits(max)
-  + 1 < 0x3FF0… + 0x4010… = 2^63 (float64; 0x3F80… + 0x4080… = 2^31 in float32). PARC's
-  1 − cos with |cos| ≤ 1 + O(n·eps) lies in [−δ, 2 + δ] (span 0x7CD… for δ = 2^−50), so the
-  float co-sort fallback is for other callers only.
+  A float's bits order its magnitude; counting doubles from `_TINY` instead of from 0 skips
+  the 2^62 doubles below it, so every |x| in [2^-60, 4) gets a key below 2^58, mirrored
+  around `_KEY_OFFSET` for the sign (−0 and +0 share the key of 0).
   """
-  span = jnp.max(keys) - jnp.min(keys)
-  return (span >> (8 * keys.dtype.itemsize - 1)) == 0
+  magnitude = jnp.abs(values.astype(jnp.float64))
+  bits = jax.lax.bitcast_convert_type(magnitude, jnp.uint64)
+  tiny = jax.lax.bitcast_convert_type(jnp.float64(_TINY), jnp.uint64)
+  # Clamp before subtracting so the (unused) keys of rejected inputs cannot wrap around.
+  count = jnp.where(magnitude == 0, jnp.uint64(0), jnp.maximum(bits, tiny) - tiny + 1)
+  count = jnp.minimum(count, jnp.uint64(_KEY_OFFSET - 1))
+  return jnp.where(values < 0, jnp.uint64(_KEY_OFFSET) - count, jnp.uint64(_KEY_OFFSET) + count)
 
 
-def _packed_keys(keys: jax.Array, indicator: jax.Array) -> jax.Array:
-  """(key − min key) · 2 + indicator; exact when `_packable(keys)`."""
-  keys = keys - jnp.min(keys)
-  return (keys << 1) | indicator.astype(keys.dtype)
+def _packable(values: jax.Array) -> jax.Array:
+  """Whether `_compact_keys(values)` is exact: every value is 0 or has |x| in [2^-60, 4).
+
+  Always true for PARC: 1 − c with |c| ≤ 1 + O(n·eps) lies in [−δ, 2 + δ], and for c in
+  [0.5, 2] the subtraction is exact (Sterbenz) with c a multiple of 2^-53, so a nonzero
+  1 − c is at least 2^-53 in magnitude; for c < 0.5 it exceeds 0.5. The float co-sort
+  fallback serves other callers only.
+  """
+  magnitude = jnp.abs(values)
+  return jnp.all((magnitude == 0) | ((magnitude >= _TINY) & (magnitude < 4.0)))
 
 
 def _tie_averaged_ranks(ordered: jax.Array, dtype: jnp.dtype) -> jax.Array:
@@ -200,22 +178,29 @@ def _tie_averaged_ranks(ordered: jax.Array, dtype: jnp.dtype) -> jax.Array:
   return (first + last).astype(dtype) / 2.0 + 1.0
 
 
-def spearman_with_indicator(values: jax.Array, indicator: jax.Array) -> jax.Array:
-  """Spearman ρ between finite `values` [M] and a 0/1 `indicator` [M], ties averaged.
+def spearman_with_groups(values: jax.Array, groups: jax.Array) -> jax.Array:
+  """Spearman ρ between finite `values` [M] and group ids `groups` [M], ties averaged.
 
-  The average ranks of a two-valued variable are an affine function of it, so ρ is the
-  Pearson correlation of the ranks of `values` with the indicator itself. Both are carried
-  through one sort; ranks stay in sorted order since the correlation ignores the order.
+  `groups` (ints in 0..15) is the dense rank of a variable with few distinct values (PARC's
+  label dissimilarity): its average ranks are a function of the group, computed from the
+  group sizes, so only `values` is sorted, with the groups carried through that one sort.
   The packed-key sort serves every PARC input (see `_packable`); the float co-sort only keeps
-  the result exact for values spread wider than that (under `vmap` both branches run).
+  the result exact for other values (under `vmap` both branches run).
   """
-  keys = _ordered_bits(values)
-  ranks, carried = jax.lax.cond(_packable(keys), _sort_ranks_packed, _sort_ranks_exact,
-                                values, indicator, keys)
-  ranks, carried = ranks - jnp.mean(ranks), carried - jnp.mean(carried)
-  denom = jnp.sqrt(jnp.sum(ranks * ranks) * jnp.sum(carried * carried))
+  groups = groups.astype(jnp.int32)
+  ranks, carried = jax.lax.cond(_packable(values), _sort_ranks_packed, _sort_ranks_exact,
+                                values, groups, _compact_keys(values))
+  label_ranks = _group_ranks(groups, values.dtype)[carried]
+  ranks, label_ranks = ranks - jnp.mean(ranks), label_ranks - jnp.mean(label_ranks)
+  denom = jnp.sqrt(jnp.sum(ranks * ranks) * jnp.sum(label_ranks * label_ranks))
   # A constant side (all ties, or one class) carries no ranking information: ρ = 0, not NaN.
-  return jnp.where(denom > 0, jnp.sum(ranks * carried) / jnp.where(denom > 0, denom, 1.0), 0.0)
+  return jnp.where(denom > 0, jnp.sum(ranks * label_ranks) / jnp.where(denom > 0, denom, 1.0),
+                   0.0)
+
+
+def spearman_with_indicator(values: jax.Array, indicator: jax.Array) -> jax.Array:
+  """Spearman ρ between finite `values` [M] and a 0/1 `indicator` [M] (two groups)."""
+  return spearman_with_groups(values, indicator)
 
 
 def strict_upper_triangle(matrix: jax.Array) -> jax.Array:
@@ -242,21 +227,31 @@ def strict_upper_triangle(matrix: jax.Array) -> jax.Array:
   return jnp.where(column < size - 1 - row, left, partner).reshape(-1)
 
 
-def parc_correlation(reduced: jax.Array, labels: jax.Array) -> jax.Array:
-  """100 × Spearman ρ between the row-dissimilarities of `reduced` [N, n] and of the labels."""
+def parc_correlation(reduced: jax.Array, labels: jax.Array,
+                     label_groups: jax.Array | None = None) -> jax.Array:
+  """100 × Spearman ρ between the row-dissimilarities of `reduced` [N, n] and of the labels.
+
+  Args:
+    reduced: [N, n] (PCA-reduced) features.
+    labels: [N] int32.
+    label_groups: int [N, N] from `official_label_groups` to rank the label dissimilarity
+      as released (with numpy's rounding ties); None ranks the exact two-valued one.
+  """
   std = jnp.std(reduced, axis=0)
   standard = (reduced - jnp.mean(reduced, axis=0)) / jnp.where(std > 0, std, 1.0)
   rows = standard - jnp.mean(standard, axis=1, keepdims=True)
   norms = jnp.linalg.norm(rows, axis=1, keepdims=True)
   rows = rows / jnp.where(norms > 0, norms, 1.0)  # a constant row correlates 0 with all
   feature_dissim = 1.0 - strict_upper_triangle(rows @ rows.T)
-  label_dissim = strict_upper_triangle(labels[:, None] != labels[None, :]).astype(reduced.dtype)
-  return 100.0 * spearman_with_indicator(feature_dissim, label_dissim)
+  if label_groups is None:
+    label_groups = labels[:, None] != labels[None, :]
+  return 100.0 * spearman_with_groups(feature_dissim, strict_upper_triangle(label_groups))
 
 
 def parc_core(features: jax.Array, labels: jax.Array, num_classes: int,
               source_probs: jax.Array | None = None, *, mode: str = "randomized",
-              n_dims: int = DEFAULT_DIMS, test_matrix: jax.Array | None = None) -> jax.Array:
+              n_dims: int = DEFAULT_DIMS, test_matrix: jax.Array | None = None,
+              label_groups: jax.Array | None = None) -> jax.Array:
   """PARC, pure `jnp`, no validation.
 
   Args:
@@ -267,24 +262,24 @@ def parc_core(features: jax.Array, labels: jax.Array, num_classes: int,
     mode: "randomized" (official), "exact" or "none".
     n_dims: PCA dimensions.
     test_matrix: [cols, n + 10] from `prepare_parc`; required by "randomized".
+    label_groups: int [N, N] from `prepare_labels` (the released label ties); None ranks
+      the exact two-valued label dissimilarity.
 
   Returns:
     scalar in [-100, 100]; higher is better.
   """
   del num_classes, source_probs
   if mode == "randomized":
-    reduced = randomized_pca(features, test_matrix, n_dims)
+    reduced = linalg.randomized_pca(features, test_matrix, n_dims)
   elif mode == "exact":
-    reduced = exact_pca(features, n_dims)
+    reduced = linalg.exact_pca(features, n_dims)
   else:
     reduced = features
-  return parc_correlation(reduced, labels)
+  return parc_correlation(reduced, labels, label_groups)
 
 
-_parc_jit = jax.jit(parc_core, static_argnames=("num_classes", "mode", "n_dims"))
-
-
-def parc(features, labels, mode: str = "randomized", n_dims: int = DEFAULT_DIMS) -> float:
+def parc(features, labels, mode: str = "randomized", n_dims: int = DEFAULT_DIMS,
+         official_ties: bool = True) -> float:
   """Checked PARC.
 
   Args:
@@ -292,6 +287,8 @@ def parc(features, labels, mode: str = "randomized", n_dims: int = DEFAULT_DIMS)
     labels: [N] integers in 0..K-1 with every class present.
     mode: "randomized" (as released), "exact" or "none" (no PCA).
     n_dims: PCA dimensions (≥ 1; clamped to min(N, D)).
+    official_ties: rank the label dissimilarity with the released code's rounding ties
+      (default); False ranks the exact two-valued one.
 
   Returns:
     Python float in [-100, 100]; higher is better.
@@ -303,18 +300,28 @@ def parc(features, labels, mode: str = "randomized", n_dims: int = DEFAULT_DIMS)
     raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
   if not (isinstance(n_dims, int) and n_dims >= 1):
     raise ValueError(f"n_dims must be a positive int, got {n_dims!r}")
-  features = checks.check_features(features)
-  labels, num_classes = checks.check_labels(labels, features.shape[0])
-  prepared = (prepare_parc(*features.shape, num_classes, n_dims=n_dims)
-              if mode == "randomized" else {})
-  with registry.precision(True):
-    return float(_parc_jit(jnp.asarray(features, jnp.float64), jnp.asarray(labels),
-                           num_classes=num_classes, mode=mode, n_dims=n_dims,
-                           **{k: jnp.asarray(v) for k, v in prepared.items()}))
+  spec = _SPECS[(mode == "randomized", official_ties)]
+  return checked.score(spec, features, labels, mode=mode, n_dims=n_dims)
 
 
-registry.register(registry.ScoreSpec(name="parc", core=parc_core, prepare=prepare_parc))
+def _prepare(num_samples: int, dim: int, num_classes: int, *, mode: str, n_dims: int
+             ) -> dict[str, np.ndarray]:
+  return prepare_parc(num_samples, dim, num_classes, n_dims) if mode == "randomized" else {}
+
+
+_STATIC = ("mode", "n_dims")
+PARC = registry.register(registry.ScoreSpec(
+    name="parc", core=parc_core, prepare=prepare_parc, prepare_labels=prepare_labels,
+    static_argnames=_STATIC))
 # Not pad-invariant: 1 − corrcoef centres each row over its columns, so when rank < n_dims
 # the padded model gains (noise) components and the row means change.
-registry.register(registry.ScoreSpec(
-    name="parc_exact", core=functools.partial(parc_core, mode="exact")))
+PARC_EXACT = registry.register(registry.ScoreSpec(
+    name="parc_exact", core=functools.partial(parc_core, mode="exact"),
+    prepare_labels=prepare_labels))
+# Unregistered specs behind `parc(...)`'s options: (randomized?, official ties?) -> spec.
+_SPECS = {
+    (randomized, ties): registry.ScoreSpec(
+        name="parc", core=parc_core, prepare=_prepare if randomized else None,
+        prepare_labels=prepare_labels if ties else None, static_argnames=_STATIC,
+        prepare_options=("mode", "n_dims"))
+    for randomized in (True, False) for ties in (True, False)}

@@ -201,7 +201,10 @@ def score_zoo(features: Mapping[str, Any], labels, scores: Sequence[str], *,
     raise ValueError(f"{zoo_level} normalise across the zoo and need at least 2 models")
   dims = {m: f.shape[1] for m, f in hosts.items()}
   groups = _groups(dims, {m: p.shape[1] for m, p in probs.items()}, units, pad_dims)
-  prepared = {(s.name, g.dim): s.prepare(num_samples, g.dim, num_classes) if s.prepare else {}
+  # Label-derived arrays (PARC's released ties) are made once and shared by every group.
+  by_labels = {s.name: s.prepare_labels(labels, num_classes) for s in specs if s.prepare_labels}
+  prepared = {(s.name, g.dim): {**(s.prepare(num_samples, g.dim, num_classes) if s.prepare
+                                   else {}), **by_labels.get(s.name, {})}
               for g in groups for s in g.specs}
   if shard is None:
     shard = jax.device_count() > 1 and jax.default_backend() != "cpu"

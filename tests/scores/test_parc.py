@@ -7,7 +7,7 @@ from sklearn.decomposition import PCA
 
 import jax.numpy as jnp
 
-from guidedrec_jax.scores import parc, registry
+from guidedrec_jax.scores import checked, linalg, parc, registry
 from tests.scores import fixtures
 
 OFFICIAL = {"randomized": "parc.official.f32", "exact": "parc.official_corr_on_exact_pca32",
@@ -41,9 +41,9 @@ def test_pca_reproduces_sklearn_including_signs(shape, mode):
     x = jnp.asarray(features)
     if mode == "randomized":
       test_matrix = parc.prepare_parc(*shape, fixtures.NUM_CLASSES, n_dims=n_dims)["test_matrix"]
-      got = parc.randomized_pca(x, jnp.asarray(test_matrix), n_dims)
+      got = linalg.randomized_pca(x, jnp.asarray(test_matrix), n_dims)
     else:
-      got = parc.exact_pca(x, n_dims)
+      got = linalg.exact_pca(x, n_dims)
   np.testing.assert_allclose(np.asarray(got), _sklearn_pca(features, n_dims, mode), atol=1e-8)
 
 
@@ -101,13 +101,68 @@ def test_spearman_with_indicator_equals_full_sort(spread, float64):
   # Few distinct values (many ties), both signs, and −0.0 which must tie with +0.0.
   values = (rng.integers(-3, 4, 600) / 3 * spread).astype(dtype)
   values[:20] = -0.0
-  indicator = (rng.random(600) < 0.3).astype(dtype)
-  with registry.precision(float64):
+  indicator = (rng.random(600) < 0.3).astype(np.int32)
+  with registry.precision(True):
     x = jnp.asarray(values)
-    assert bool(parc._packable(parc._ordered_bits(x))) == (spread == 1.0)
+    assert bool(parc._packable(x)) == (spread == 1.0)
     got = float(parc.spearman_with_indicator(x, jnp.asarray(indicator)))
+  # float32 values: ranks are summed in float32.
   np.testing.assert_allclose(got, _full_sort_spearman(values.astype(np.float64), indicator),
                              rtol=1e-9 if float64 else 1e-5)
+
+
+@pytest.mark.parametrize("values", ["parc_range", "tiny"])
+def test_spearman_with_groups_equals_scipy(values):
+  # Several label groups (as the released label ties make), ties on both sides; "tiny" has
+  # magnitudes below 2^-60, outside the packed keys' range (the float co-sort fallback).
+  rng = np.random.default_rng(9)
+  x = rng.integers(0, 40, 900) / 20.0 - 0.01
+  x[:5] = 2.0 ** -53  # the smallest nonzero PARC dissimilarity
+  if values == "tiny":
+    x = x * 1e-30
+  groups = rng.integers(0, 5, 900)
+  with registry.precision(True):
+    assert bool(parc._packable(jnp.asarray(x))) == (values == "parc_range")
+    got = float(parc.spearman_with_groups(jnp.asarray(x), jnp.asarray(groups)))
+  np.testing.assert_allclose(got, scipy.stats.spearmanr(x, groups)[0], rtol=1e-9)
+
+
+def _official_parc(features, labels):
+  """The released PARC on sklearn's PCA: the reference of the shape grid (the release fails
+  when min(N, D) < 32; we clamp n_dims, as sklearn must be asked)."""
+  reduced = PCA(min(parc.DEFAULT_DIMS, *features.shape), svd_solver="randomized", random_state=parc.SEED,
+                iterated_power=1).fit_transform(features)
+  reduced = (reduced - reduced.mean(0)) / reduced.std(0)
+  upper = np.triu_indices(len(labels), 1)
+  label_dissim = 1 - np.corrcoef(np.eye(labels.max() + 1)[labels])
+  return 100 * scipy.stats.spearmanr((1 - np.corrcoef(reduced))[upper], label_dissim[upper])[0]
+
+
+# N < D and N > D, D from 16 to 2048, K from 2 to 100, float32 and float64. Small N keeps
+# the reference's O(N²) ranking fast; each shape compiles once.
+GRID = [(120, 16, 2, np.float64), (300, 40, 12, np.float32), (90, 256, 7, np.float64),
+        (150, 2048, 100, np.float32), (400, 64, 100, np.float64), (64, 512, 3, np.float32)]
+
+
+@pytest.mark.parametrize("num_samples,dim,num_classes,dtype", GRID)
+def test_randomized_mode_reproduces_sklearn_pca_and_released_correlation(
+    num_samples, dim, num_classes, dtype):
+  features, labels = fixtures.planted(num_samples, dim, num_classes, seed=dim, offset=1.0)
+  features = features.astype(dtype)
+  want = _official_parc(features, labels)
+  # float32 inputs: sklearn runs its PCA in float32, we in float64.
+  tol = 1e-6 if dtype == np.float64 else 1e-3
+  np.testing.assert_allclose(parc.parc(features, labels), want, atol=tol)
+
+
+def test_official_ties_matter_on_a_shape_where_two_values_do_not_match():
+  # The shape of the issue: the released label dissimilarity splits into several tie groups
+  # and the exact two-valued ranking lands ~0.7 points away.
+  features, labels = fixtures.planted(1200, 256, 12, seed=0, offset=1.0)
+  want = _official_parc(features, labels)
+  assert len(np.unique(parc.official_label_groups(labels))) > 2
+  np.testing.assert_allclose(parc.parc(features, labels), want, atol=1e-6)
+  assert abs(parc.parc(features, labels, official_ties=False) - want) > 0.1
 
 
 @pytest.mark.parametrize("size", range(1, 10))
@@ -166,4 +221,5 @@ def test_vmap_over_models_matches_single_calls(name):
 
 def test_jitted_core_does_not_retrace():
   features, labels = fixtures.planted(*fixtures.TALL, fixtures.NUM_CLASSES, seed=6)
-  fixtures.assert_no_retrace(parc._parc_jit, parc.parc, features, labels)
+  fixtures.assert_no_retrace(checked.jitted(parc._SPECS[(True, True)]), parc.parc, features,
+                            labels)
