@@ -21,7 +21,7 @@ import pandas as pd
 
 from guidedrec_jax import io
 from guidedrec_jax.history import parc, schema, timm
-from guidedrec_jax.recommender import metrics, plots, preprocess, protocols
+from guidedrec_jax.recommender import metrics, plots, preprocess, protocols, selection
 from guidedrec_jax.recommender import train as train_lib
 
 PROTOCOLS = ("setting1", "setting2", "setting3")
@@ -67,6 +67,8 @@ def default_config() -> ml_collections.ConfigDict:
   config.train = ml_collections.ConfigDict(
       {k: v for k, v in defaults.items() if k not in ("model", "seed")})
   config.train_overrides = ml_collections.ConfigDict()  # per model: {"lr": {...}}
+  config.tree_field_sets = ()         # HistGradientBoostingRegressor baselines (selection.TreeMethod)
+  config.selection = selection.default_selection_config()  # nested-selected methods
   config.plots = ml_collections.ConfigDict(dict(metric="pearson"))
   return config
 
@@ -116,7 +118,11 @@ def build_methods(config: ml_collections.ConfigDict, history: pd.DataFrame,
   for label, fields in map(_label_and_spec, config.ridge_field_sets):
     methods.append(protocols.RidgeMethod(f"ridge ({label})", fields, config.ridge_l2,
                                          config.target, config.score_norm))
+  for label, fields in map(_label_and_spec, config.tree_field_sets):
+    methods.append(selection.TreeMethod(f"trees ({label})", fields, config.target,
+                                        config.score_norm, seed=seed))
   base = config.train.to_dict()
+  methods += selection.build_selected(config.selection, base, seed)
   for model in config.models:
     overrides = config.train_overrides.get(model, ml_collections.ConfigDict()).to_dict()
     unknown = sorted(set(overrides) - set(train_lib.TrainConfig._fields))

@@ -81,7 +81,7 @@ class HistoryMeanBaseline:
     return _fill_missing(test["model"].map(standardized.groupby(train["model"]).mean()))
 
 
-def _design(pairs) -> np.ndarray:
+def design_matrix(pairs) -> np.ndarray:
   """Dense [R, num_features] design matrix of encoded pairs."""
   out = np.zeros((len(pairs.targets), pairs.num_features))
   np.put_along_axis(out, pairs.feature_ids.astype(np.int64), pairs.values.astype(np.float64),
@@ -110,7 +110,7 @@ class RidgeMethod:
       raise ValueError(f"method {self.name!r}: l2 must be > 0, got {self.l2}")
     preprocess = Preprocess(self.target, self.score_norm)
     encoder, pairs = _encode(self.fields, train, preprocess, "all")  # linear: no interactions
-    x, y = _design(pairs), pairs.targets.astype(np.float64)
+    x, y = design_matrix(pairs), pairs.targets.astype(np.float64)
     gram = x.T @ x + self.l2 * np.eye(x.shape[1])
     weights = np.linalg.solve(gram, x.T @ (y - y.mean()))
     params = {"bias": np.array([y.mean()], np.float32), "w": weights[None].astype(np.float32)}

@@ -2,7 +2,9 @@
 
 Per dataset (the models of one target dataset): Pearson's r, Spearman's rho and Kendall's
 tau-b between predicted and true accuracy, and the top-1 regret — the true accuracy of the
-best model minus that of the recommended (highest-predicted) one, in accuracy points.
+best model minus that of the recommended (highest-predicted) one, in accuracy points — and
+the top-3 regret `regret3`: the best model's accuracy minus the best of the three
+highest-predicted models' (a user who fine-tunes three).
 
 Conventions, chosen so that every method gets a number on every dataset:
 
@@ -18,13 +20,15 @@ Conventions, chosen so that every method gets a number on every dataset:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 MIN_MODELS = 3
 CORRELATIONS = ("pearson", "spearman", "kendall")
-METRICS = CORRELATIONS + ("regret",)
+METRICS = CORRELATIONS + ("regret", "regret3")
 
 
 def top1_regret(predicted: np.ndarray, true: np.ndarray) -> float:
@@ -34,6 +38,35 @@ def top1_regret(predicted: np.ndarray, true: np.ndarray) -> float:
     raise ValueError("predicted must hold at least one model")
   chosen = predicted == np.max(predicted)
   return float(np.max(true) - np.mean(true[chosen]))
+
+
+def topk_regret(predicted: np.ndarray, true: np.ndarray, k: int) -> float:
+  """True accuracy of the best model minus the best true accuracy among the k top-predicted.
+
+  Models tied at the k-th place fill the remaining places at random: the expected value over
+  that draw, as `top1_regret` does for ties at the top. 0 when k >= the number of models.
+  """
+  predicted, true = _check(predicted, true)
+  if len(true) == 0:
+    raise ValueError("predicted must hold at least one model")
+  if k >= len(true):
+    return 0.0
+  order = np.argsort(-predicted, kind="stable")
+  threshold = predicted[order[k - 1]]
+  sure = true[predicted > threshold]
+  tied = np.sort(true[predicted == threshold])[::-1]
+  free = k - len(sure)
+  # Pick `free` of the tied models at random: the best chosen tied model is tied[i] with
+  # probability C(n-1-i, free-1) / C(n, free).
+  n = len(tied)
+  probs = np.array([_comb(n - 1 - i, free - 1) for i in range(n)], np.float64) / _comb(n, free)
+  best_sure = np.max(sure) if len(sure) else -np.inf
+  expected = float(np.sum(probs * np.maximum(tied, best_sure)))
+  return float(np.max(true) - expected)
+
+
+def _comb(n: int, r: int) -> float:
+  return float(math.comb(n, r)) if 0 <= r <= n else 0.0
 
 
 def _check(predicted, true) -> tuple[np.ndarray, np.ndarray]:
@@ -50,7 +83,8 @@ def _check(predicted, true) -> tuple[np.ndarray, np.ndarray]:
 def dataset_metrics(predicted: np.ndarray, true: np.ndarray) -> dict[str, float]:
   """All metrics of one dataset's models (see the module docstring for the conventions)."""
   predicted, true = _check(predicted, true)
-  out = {"num_models": len(true), "regret": top1_regret(predicted, true)}
+  out = {"num_models": len(true), "regret": top1_regret(predicted, true),
+         "regret3": topk_regret(predicted, true, 3)}
   if len(true) < MIN_MODELS:
     return out | {name: float("nan") for name in CORRELATIONS}
   if np.ptp(predicted) == 0 or np.ptp(true) == 0:

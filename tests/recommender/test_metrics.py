@@ -21,10 +21,11 @@ def test_against_scipy_and_regret_by_hand():
 def test_perfect_and_reversed_rankings():
   true = np.array([60.0, 70.0, 90.0, 80.0])
   assert metrics.dataset_metrics(true, true) == {
-      "num_models": 4, "regret": 0.0, "pearson": pytest.approx(1.0),
+      "num_models": 4, "regret": 0.0, "regret3": 0.0, "pearson": pytest.approx(1.0),
       "spearman": pytest.approx(1.0), "kendall": pytest.approx(1.0)}
   reversed_ = metrics.dataset_metrics(-true, true)
   assert reversed_["spearman"] == pytest.approx(-1.0) and reversed_["regret"] == 30.0
+  assert reversed_["regret3"] == 10.0  # the three worst: 60, 70, 80
 
 
 def test_fewer_than_three_models_nan_correlations_but_regret():
@@ -54,3 +55,18 @@ def test_bad_input_raises():
     metrics.dataset_metrics([np.nan, 1.0, 2.0], [1.0, 2.0, 3.0])
   with pytest.raises(ValueError, match="predicted has 1 rows"):
     metrics.per_dataset(pd.DataFrame({"dataset": ["a", "a"], "top1": [1.0, 2.0]}), [1.0])
+
+
+def test_top3_regret_against_brute_force_over_tie_orders():
+  import itertools
+  rng = np.random.default_rng(0)
+  for trial in range(30):
+    n = int(rng.integers(1, 7))
+    predicted = rng.integers(0, 3, n).astype(float)  # many ties
+    true = rng.normal(size=n)
+    orders = [p for p in itertools.permutations(range(n))
+              if all(predicted[p[i]] >= predicted[p[i + 1]] for i in range(n - 1))]
+    want = np.mean([true.max() - true[list(p[:3])].max() for p in orders])
+    assert metrics.topk_regret(predicted, true, 3) == pytest.approx(want), trial
+  assert metrics.dataset_metrics(np.array([3.0, 2, 1, 0]), np.array([1.0, 2, 3, 4]))[
+      "regret3"] == 1.0
