@@ -100,6 +100,22 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       method="FM (d,m,S_logme)",   # a method name of the evaluation
       max_params=0.0,              # keep models with <= this many M parameters; 0 = any
       max_gmacs=0.0,               # keep models with <= this many GMACs; 0 = any
+      # --dataset (a dataset nobody has fine-tuned on; benchmark/guided.py):
+      dataset="",                  # a load_dataset spec ("folder:/path", ...); "" = use task
+      max_input_size=0,            # keep models whose input side is <= this; 0 = any
+      families=(),                 # keep models of these families; () = any
+      models=(),                   # rank only these zoo models; () = the whole zoo
+      image_size=64,               # folder images are resized to this square side when read
+      finetune_top=0,              # fine-tune the top-k recommended models (the guided loop)
+  ))
+  # The saved recommender (recommender/saved.py): written to <workdir>/recommender by
+  # scripts/train_recommender.py and at the end of the main job, read by --dataset.
+  config.recommender = ml_collections.ConfigDict(dict(
+      # A recommender/methods.py method block; raw target: predictions are top-1 in percent.
+      method=ml_collections.ConfigDict(dict(
+          name="", model="fm", fields="d,m,S_logme", target="raw", score_norm="global_z",
+          ridge_l2=1.0, num_seeds=1, seed=0, train=ev.train.to_dict())),
+      seeds=(0, 1, 2, 3, 4),       # one ensemble member per seed: mean +- spread
   ))
 
   if args.smoke:
@@ -115,4 +131,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     ev.field_sets = ("d,m", "d,m,S_logme")
     ev.train.update(dict(epochs=30, patience=5))
     config.recommend.task = "digits"
+    config.recommender.method.train.update(dict(epochs=30, patience=5))
+    config.recommender.seeds = (0, 1, 2)
   return config

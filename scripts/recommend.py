@@ -1,4 +1,12 @@
-"""Ranks the zoo of a finished benchmark run for one task, optionally under a size budget.
+"""Which zoo model should I fine-tune on my dataset? Ranks the zoo of a finished benchmark run.
+
+A dataset nobody has fine-tuned on (any `load_dataset` spec; see benchmark/recommend_dataset.py):
+
+  .venv/bin/python scripts/recommend.py --config=configs/micro_zoo.py \
+      --workdir=workdir/micro_zoo --dataset=folder:/path/to/images [--max_params=2] \
+      [--max_gmacs=0.05] [--max_input_size=32] [--families=mobilenet,resnet] [--finetune_top=2]
+
+A benchmark task, held out (its measured top-1 beside the prediction, for evaluation):
 
   .venv/bin/python scripts/recommend.py --config=configs/micro_zoo.py \
       --workdir=workdir/micro_zoo --task=digits --max_params=2 --max_gmacs=0.01
@@ -8,21 +16,36 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from guidedrec_jax import io
-from guidedrec_jax.benchmark import recommend
+from guidedrec_jax.benchmark import recommend, recommend_dataset
 
 config_flags.DEFINE_config_file("config", None, "configs/micro_zoo.py", lock_config=True)
 flags.DEFINE_string("workdir", None, "The benchmark run's workdir.", required=True)
-flags.DEFINE_string("task", None, "Held-out task (default: config.recommend.task).")
+flags.DEFINE_string("dataset", None, "A dataset spec (folder:/path, a catalogue name, ...).")
+flags.DEFINE_string("task", None, "Held-out benchmark task (default: config.recommend.task).")
 flags.DEFINE_float("max_params", None, "Keep models with <= this many M parameters; 0 = any.")
 flags.DEFINE_float("max_gmacs", None, "Keep models with <= this many GMACs; 0 = any.")
+flags.DEFINE_integer("max_input_size", None, "Keep models with input side <= this; 0 = any.")
+flags.DEFINE_list("families", None, "Keep models of these families (comma-separated).")
+flags.DEFINE_list("models", None, "Rank only these zoo models (comma-separated).")
+flags.DEFINE_integer("finetune_top", None, "Fine-tune the top-k recommended models (--dataset).")
+flags.DEFINE_string("recommender", None, "A saved recommender folder (default: workdir's).")
 
 
 def main(argv):
   del argv
-  table, path = recommend.recommend(flags.FLAGS.config, flags.FLAGS.workdir, flags.FLAGS.task,
-                                    flags.FLAGS.max_params, flags.FLAGS.max_gmacs)
-  print(io.markdown_table(table.to_dict("records")))
-  print("written to", path, "and", path.with_suffix(".csv"))
+  f = flags.FLAGS
+  if f.dataset is None and f.config.recommend.dataset == "":
+    table, path = recommend.recommend(f.config, f.workdir, f.task, f.max_params, f.max_gmacs)
+    print(io.markdown_table(table.to_dict("records")))
+    print("written to", path, "and", path.with_suffix(".csv"))
+    return
+  overrides = {k: v for k, v in (("dataset", f.dataset), ("max_params", f.max_params),
+                                 ("max_gmacs", f.max_gmacs),
+                                 ("max_input_size", f.max_input_size),
+                                 ("families", f.families), ("models", f.models),
+                                 ("finetune_top", f.finetune_top)) if v is not None}
+  result = recommend_dataset.run(f.config, f.workdir, overrides, f.recommender)
+  print(result["report"])
 
 
 if __name__ == "__main__":

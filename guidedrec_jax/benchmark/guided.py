@@ -1,0 +1,178 @@
+"""The JAX driver of `recommend.py --dataset`: a user's dataset -> one history row per zoo model.
+
+Steps (all outputs under `<workdir>/user/<slug>/`, `<workdir>` a finished benchmark run):
+
+1. the zoo's model columns (`user_torch` "meta"), cached in `<workdir>/user/zoo_meta.json`
+   per (zoo, manifest, code version): measured once, read on every later call;
+2. the probe features of the models asked for plus the difficulty model, in the torch child
+   (`user_torch` "extract"), cached in the run's feature cache; a call whose models' caches
+   are unchanged since they were last checked (`extract.json`: sidecar mtimes) starts no child;
+3. the configured MS scores (`benchmark.score_stage.score_task` -> `scores.zoo.score_zoo`),
+   cached in `scores.csv` per model and feature sidecar;
+4. the rows: dataset columns (`num_train`: what the guided fine-tuning trains on, as in the
+   benchmark's history; `num_classes`; `difficulty`: the configured score of the configured
+   fixed model), each model's columns, one `ms_<score>` column per score.
+
+The driver never imports torch: the child is `python -m guidedrec_jax.benchmark.user_torch`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pathlib
+import subprocess
+import sys
+from typing import Any, Sequence
+
+import ml_collections
+import pandas as pd
+
+import guidedrec_jax
+from guidedrec_jax import io, paths
+from guidedrec_jax.benchmark import plan, score_stage, user_dataset
+from guidedrec_jax.distributed.local import THREAD_VARIABLES
+from guidedrec_jax.history import schema
+
+CHILD = "guidedrec_jax.benchmark.user_torch"
+MANIFEST = "zoo_manifest.json"
+
+
+def _key(*parts: Any) -> str:
+  return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def user_dir(workdir: pathlib.Path, name: str) -> pathlib.Path:
+  """`<workdir>/user/<slug>`: the outputs of one user dataset."""
+  return workdir / name
+
+
+def run_child(request: dict[str, Any], folder: pathlib.Path) -> dict[str, Any]:
+  """Runs one `user_torch` request in a child process (one thread each); returns its result.
+
+  Raises:
+    RuntimeError: the child failed (its traceback is on stderr above).
+  """
+  folder.mkdir(parents=True, exist_ok=True)
+  request = {**request, "result": str(folder / f"{request['mode']}_result.json")}
+  path = folder / f"{request['mode']}_request.json"
+  io.write_json_atomic(path, request)
+  pathlib.Path(request["result"]).unlink(missing_ok=True)
+  env = {**os.environ, **{name: "1" for name in THREAD_VARIABLES}}
+  env["PYTHONPATH"] = str(paths.PROJECT_ROOT) + (":" + env["PYTHONPATH"]
+                                                  if env.get("PYTHONPATH") else "")
+  done = subprocess.run([sys.executable, "-m", CHILD, str(path)], env=env)
+  if done.returncode != 0:
+    raise RuntimeError(f"the torch child ({request['mode']}) failed with exit status "
+                       f"{done.returncode}; see the traceback above")
+  return json.loads(pathlib.Path(request["result"]).read_text())
+
+
+def manifest_path(workdir: pathlib.Path) -> pathlib.Path:
+  path = workdir / MANIFEST
+  if not path.exists():
+    raise FileNotFoundError(f"{path} is missing: run scripts/run_benchmark.py with this "
+                            "config and workdir first")
+  return path
+
+
+def zoo_meta(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> pd.DataFrame:
+  """One row per zoo model: `model` and the history's model columns (cached, see above)."""
+  names = plan.zoo_names(config)
+  manifest = manifest_path(workdir)
+  key = _key(names, manifest.read_text(), guidedrec_jax.__version__)
+  cache = workdir / "user" / "zoo_meta.json"
+  if cache.exists() and json.loads(cache.read_text()).get("key") == key:
+    meta = json.loads(cache.read_text())["meta"]
+  else:
+    meta = run_child({"mode": "meta", "models": names, "manifest": str(manifest)},
+                     workdir / "user")["meta"]
+    io.write_json_atomic(cache, {"key": key, "meta": meta})
+  return pd.DataFrame([{"model": name, **meta[name]} for name in names])
+
+
+def _sidecar_mtime(path: str) -> int | None:
+  side = io.sidecar_path(path)
+  return side.stat().st_mtime_ns if side.exists() else None
+
+
+def extract(config: ml_collections.ConfigDict, workdir: pathlib.Path,
+            user: user_dataset.UserDataset, models: Sequence[str]) -> dict[str, Any]:
+  """Probe features of `models` on the user's dataset; returns counts and model -> cache path.
+
+  `extract.json` records, under a key of everything but the model list, each model's cache
+  and its sidecar's mtime when last checked; a call whose models all match starts no child.
+  """
+  folder = user_dir(workdir, user.name)
+  cache_root = config.cache_dir or str(workdir / "cache")
+  request = {"mode": "extract", "dataset": user_dataset.to_plan(user, config.seed),
+             "manifest": str(manifest_path(workdir)), "cache_root": cache_root,
+             "probe": config.probe.to_dict(), "seed": config.seed,
+             "num_workers": config.num_workers}
+  key = _key(request, manifest_path(workdir).read_text(), guidedrec_jax.__version__)
+  stamp = folder / "extract.json"
+  record = json.loads(stamp.read_text()) if stamp.exists() else {}
+  known = record.get("models", {}) if record.get("key") == key else {}
+  fresh = {m: known[m] for m in models
+           if m in known and known[m]["mtime"] == _sidecar_mtime(known[m]["cache"])}
+  result = {"computed": 0, "reused": len(models), "child": False,
+            "probe_images": record.get("probe_images")}
+  if len(fresh) < len(models):
+    todo = [m for m in models if m not in fresh]
+    child = run_child({**request, "models": todo}, folder)
+    fresh.update({m: {"cache": c, "mtime": _sidecar_mtime(c)} for m, c in child["caches"].items()})
+    result = {"computed": child["computed"], "reused": len(models) - child["computed"],
+              "child": True, "probe_images": child["probe_images"]}
+    io.write_json_atomic(stamp, {"key": key, "probe_images": child["probe_images"],
+                                 "models": {**known, **fresh}})
+  return {**result, "caches": {m: fresh[m]["cache"] for m in models}}
+
+
+def scores(config: ml_collections.ConfigDict, folder: pathlib.Path, name: str,
+           caches: dict[str, str]) -> tuple[pd.DataFrame, bool]:
+  """Long-form scores of the cached models; True if any was computed.
+
+  Every score here depends on one model's features and the probe labels only, so
+  `scores.csv` keeps each model's rows under the hash of its sidecar and the score list;
+  only models without current rows are scored.
+  """
+  path, stamp = folder / "scores.csv", folder / "scores.json"
+  keys = {m: _key(io.sidecar_path(p).read_text(), tuple(config.scores))
+          for m, p in caches.items()}
+  known = (json.loads(stamp.read_text()).get("models", {}) if stamp.exists() and path.exists()
+           else {})
+  table = pd.read_csv(path) if known else pd.DataFrame(columns=list(schema.SCORE_COLUMNS))
+  todo = {m: p for m, p in caches.items() if known.get(m) != keys[m]}
+  if todo:
+    rows = score_stage.score_task(name, {"caches": {name: todo},
+                                         "scores": tuple(config.scores)})
+    table = pd.concat([table[~table["model"].isin(list(todo))],
+                       pd.DataFrame(rows, columns=list(schema.SCORE_COLUMNS))],
+                      ignore_index=True)
+    io.write_text_atomic(path, table.to_csv(index=False))
+    io.write_json_atomic(stamp, {"models": {**known, **{m: keys[m] for m in todo}}})
+  return table[table["model"].isin(list(caches))].reset_index(drop=True), bool(todo)
+
+
+def guided_sizes(num_images: int, sweep: ml_collections.ConfigDict) -> tuple[int, int]:
+  """(num_train, num_val) of fine-tuning on a pool of `num_images`: the sweep's, or a
+  quarter held out and the rest trained on when the pool is smaller."""
+  num_val = min(sweep.num_val, max(1, num_images // 4))
+  return min(sweep.num_train, num_images - num_val), num_val
+
+
+def dataset_rows(config: ml_collections.ConfigDict, user: user_dataset.UserDataset,
+                 meta: pd.DataFrame, models: Sequence[str], long_scores: pd.DataFrame
+                 ) -> pd.DataFrame:
+  """The history rows (no `top1`) of `models` on the user's dataset, scores joined."""
+  history_cfg = config.evaluation.history
+  num_train, _ = guided_sizes(len(user.dataset), config.sweep)
+  rows = meta[meta["model"].isin(models)].assign(
+      dataset=user.name, num_train=float(num_train), num_classes=float(user.dataset.num_classes))
+  frame = schema.join_scores(rows.reset_index(drop=True),
+                             long_scores.assign(dataset=user.name))
+  if history_cfg.difficulty_score:
+    frame = schema.add_difficulty(frame, long_scores.assign(dataset=user.name),
+                                  history_cfg.difficulty_score, history_cfg.difficulty_model)
+  return frame[frame["model"].isin(models)].reset_index(drop=True)

@@ -1,0 +1,139 @@
+"""The saved recommender of a benchmark run: which rows it learns from, training, checked loading.
+
+A run's recommender (`<workdir>/recommender/`, `recommender.saved`) learns from every row the
+run knows: the benchmark's own history (`sweep/history.csv` with `scores.csv` joined and the
+difficulty column, as the evaluation reads it) plus the rows the guided loop measured on user
+datasets (`user/<slug>/sweep/history.csv` joined with that dataset's `scores.csv`), and from
+any further history tables a `configs/train_recommender.py` config names.
+
+After the guided loop appends rows the recommender is retrained from scratch, not warm
+started: the encoder's categories and statistics come from the training rows, so a new
+dataset (a new `dataset_id` category, shifted means) changes the feature layout, and a warm
+start would need a remapping of parameters that a full fit of this size (hundreds of rows,
+seconds) does not justify; a full fit also keeps the saved fingerprint a function of the rows.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from typing import Any, Sequence
+
+import ml_collections
+import pandas as pd
+
+from guidedrec_jax import io
+from guidedrec_jax.benchmark import recommend
+from guidedrec_jax.history import schema
+from guidedrec_jax.recommender import evaluate, saved
+
+DIRECTORY = "recommender"
+
+
+def guided_histories(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> pd.DataFrame:
+  """Rows the guided loop measured on user datasets, scores and difficulty joined."""
+  frames = []
+  for history_path in sorted((workdir / "user").glob("*/sweep/history.csv")):
+    folder = history_path.parent.parent
+    if not (folder / "scores.csv").exists():
+      continue
+    history = schema.load_history(history_path)
+    scores = schema.load_scores(folder / "scores.csv")
+    frame = schema.join_scores(history, scores, tuple(config.scores))
+    cfg = config.evaluation.history
+    if cfg.difficulty_score:
+      frame = schema.add_difficulty(frame, scores, cfg.difficulty_score, cfg.difficulty_model)
+    frames.append(frame)
+  return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def run_history(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> pd.DataFrame:
+  """Every row a run knows: the benchmark's history and the guided loop's (see above)."""
+  workdir = pathlib.Path(workdir)
+  ev = recommend.evaluation_config(config, workdir)
+  history = evaluate.load_configured_history(ev.history)
+  guided = guided_histories(config, workdir)
+  if guided.empty:
+    return history
+  return pd.concat([history, guided[[c for c in guided.columns if c in history.columns]]],
+                   ignore_index=True)
+
+
+def load_histories(blocks: Sequence[ml_collections.ConfigDict]) -> pd.DataFrame:
+  """Concatenates the history tables of `evaluate.default_config().history`-style blocks."""
+  if not blocks:
+    raise ValueError("histories must name at least one history block")
+  frames = [evaluate.load_configured_history(block) for block in blocks]
+  return pd.concat(frames, ignore_index=True)
+
+
+def train_and_save(history: pd.DataFrame, recommender: ml_collections.ConfigDict,
+                   directory: str | pathlib.Path, sources: Sequence[str] = ()
+                   ) -> saved.SavedRecommender:
+  """Trains the config's `recommender` block (method + seeds) on `history`; saves it."""
+  model = saved.train_saved(history, recommender.method, recommender.seeds)
+  model = model._replace(meta={**model.meta, "sources": list(sources)})
+  saved.save(model, directory)
+  return model
+
+
+def train_for_run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path
+                  ) -> saved.SavedRecommender:
+  """Trains and writes `<workdir>/recommender/` on every row the run knows."""
+  workdir = pathlib.Path(workdir)
+  return train_and_save(run_history(config, workdir), config.recommender,
+                        workdir / DIRECTORY, [str(workdir)])
+
+
+def load_for_config(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
+                    directory: str | pathlib.Path | None = None) -> saved.SavedRecommender:
+  """Loads the run's saved recommender, refusing one made for another method or field set."""
+  block: dict[str, Any] = config.recommender.method.to_dict()
+  path = pathlib.Path(directory) if directory else pathlib.Path(workdir) / DIRECTORY
+  return saved.load(path, fields=block["fields"],
+                    block={k: block[k] for k in ("model", "fields", "target", "score_norm")})
+
+
+def history_block(entry: str) -> ml_collections.ConfigDict:
+  """The `evaluate` history block of a `histories` entry: "timm", "parc" or "csv:<path>"."""
+  block = evaluate.default_config().history
+  if entry in ("timm", "parc"):
+    block.source = entry
+  elif entry.startswith("csv:") and len(entry) > 4:
+    block.source, block.path = "csv", entry[4:]
+  else:
+    raise ValueError(f"histories entries must be 'timm', 'parc' or 'csv:<path>', got {entry!r}")
+  return block
+
+
+def train_recommender(config: ml_collections.ConfigDict, workdir: str | pathlib.Path
+                      ) -> saved.SavedRecommender:
+  """The library call of `scripts/train_recommender.py` (configs/train_recommender.py)."""
+  workdir = pathlib.Path(workdir)
+  blocks = [history_block(e) for e in config.histories]  # bad entries fail before any work
+  run = None if config.run_workdir == "none" else pathlib.Path(config.run_workdir or workdir)
+  frames, sources = [], []
+  if run is not None:
+    if not (run / "config.json").exists():
+      raise FileNotFoundError(f"run_workdir {run} holds no benchmark run (config.json)")
+    run_config = ml_collections.ConfigDict(json.loads((run / "config.json").read_text()))
+    frames.append(run_history(run_config, run))
+    sources.append(str(run))
+  if blocks:
+    frames.append(load_histories(blocks))
+    sources += list(config.histories)
+  if not frames:
+    raise ValueError("nothing to train on: run_workdir is 'none' and histories is empty")
+  history = pd.concat(frames, ignore_index=True)
+  # Its own folder: `workdir` may be a benchmark run, whose config.json must stay its own.
+  record = workdir / "train_recommender"
+  record.mkdir(parents=True, exist_ok=True)
+  io.write_config(record, config)
+  model = train_and_save(history, config.recommender, workdir / DIRECTORY, sources)
+  counts = history.groupby("dataset").size()
+  io.write_table(record, "training_rows", [{"dataset": d, "rows": int(n)}
+                                           for d, n in counts.items()])
+  io.MetricsWriter(record).write(event="train_recommender", rows=len(history),
+                                  datasets=int(counts.size), seeds=list(model.seeds),
+                                  fingerprint=model.meta["fingerprint"], sources=sources)
+  return model

@@ -1,0 +1,164 @@
+"""`recommend.py --dataset` end to end on a folder of generated PNGs, and its bad inputs.
+
+One small benchmark run (the smoke config without pre-training: 3 models, 3 tasks, 9
+fine-tuning jobs) gives the zoo, the feature cache and the history; the test trains the
+saved recommender on it, then recommends for a folder nobody fine-tuned on.
+"""
+
+import json
+import pathlib
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from configs import micro_zoo
+from guidedrec_jax.benchmark import (guided, pipeline, recommend_dataset, recommender_run,
+                                     user_dataset)
+
+
+def small_config():
+  config = micro_zoo.get_config("smoke")
+  config.pretrain.models = ()  # the zoo: mobilenetv2_100@32, lcnet_050, regnetx_002
+  return config
+
+
+def write_folder(root: pathlib.Path, per_class=(10, 10, 10), broken: int = 0) -> pathlib.Path:
+  """Class folders of seeded random PNGs (each class its own brightness), plus broken files."""
+  rng = np.random.default_rng(0)
+  for c, count in enumerate(per_class):
+    folder = root / f"class_{c}"
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+      image = (rng.random((20, 20, 3)) * 90 + 60 * c).astype(np.uint8)
+      Image.fromarray(image).save(folder / f"{i}.png")
+  for i in range(broken):
+    (root / "class_0" / f"broken_{i}.png").write_bytes(b"\x89PNG not really")
+  return root
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+  """(config, workdir): a finished small benchmark run with its saved recommender."""
+  workdir = tmp_path_factory.mktemp("run")
+  config = small_config()
+  pipeline.run_benchmark(config, workdir)
+  if not (workdir / recommender_run.DIRECTORY / "recommender.json").exists():
+    recommender_run.train_for_run(config, workdir)
+  return config, workdir
+
+
+@pytest.fixture(scope="module")
+def first_and_second(run, tmp_path_factory):
+  config, workdir = run
+  folder = write_folder(tmp_path_factory.mktemp("images"), broken=2)
+  spec = f"folder:{folder}"
+  first = recommend_dataset.run(config, workdir, {"dataset": spec})
+  second = recommend_dataset.run(config, workdir, {"dataset": spec})
+  return first, second
+
+
+def test_one_row_per_zoo_model_with_finite_predictions(run, first_and_second):
+  config, _ = run
+  first, _ = first_and_second
+  table = first["table"]
+  assert sorted(table["model"]) == sorted(first["zoo_names"])
+  assert len(first["zoo_names"]) == 3
+  assert np.isfinite(table["predicted_top1"]).all() and (table["spread"] >= 0).all()
+  assert table["predicted_top1"].is_monotonic_decreasing
+  assert list(table["rank"]) == [1, 2, 3]
+  assert {f"ms_{s}" for s in config.scores} <= set(table.columns)
+  for path in first["paths"]:
+    assert path.stat().st_size > 0
+  assert pd.read_csv(first["paths"][0])["model"].tolist() == table["model"].tolist()
+
+
+def test_unreadable_images_are_skipped_and_counted(first_and_second):
+  first, _ = first_and_second
+  assert len(first["skipped"]) == 2 and all("broken_" in p for p in first["skipped"])
+  assert len(first["user"].dataset) == 30
+  assert "unreadable image files skipped: 2" in first["report"]
+
+
+def test_second_call_extracts_nothing(first_and_second):
+  first, second = first_and_second
+  assert first["extract"]["computed"] == 3 and first["scores_computed"]
+  assert second["extract"]["computed"] == 0 and not second["extract"]["child"]
+  assert not second["scores_computed"]
+  pd.testing.assert_frame_equal(first["table"], second["table"])
+
+
+def test_filters(run, first_and_second):
+  config, workdir = run
+  spec = first_and_second[0]["user"].spec
+  result = recommend_dataset.run(config, workdir, {"dataset": spec, "max_params": 1.0})
+  assert result["table"]["model"].tolist() == ["lcnet_050"]
+  result = recommend_dataset.run(config, workdir, {"dataset": spec, "families": ("regnet",)})
+  assert result["table"]["model"].tolist() == ["regnetx_002"]
+  assert result["extract"]["computed"] == 0
+
+
+@pytest.fixture()
+def no_extraction(monkeypatch):
+  """Any extraction or fine-tuning child fails the test: errors must come before them."""
+  def forbidden(request, folder):
+    if request["mode"] != "meta":
+      raise AssertionError(f"a {request['mode']} child started before the error")
+    return original(request, folder)
+  original = guided.run_child
+  monkeypatch.setattr(guided, "run_child", forbidden)
+
+
+@pytest.mark.parametrize("make, overrides, match", [
+    (lambda root: root, {}, "is empty"),
+    (lambda root: write_folder(root, per_class=(5,)), {}, "1 class"),
+    (lambda root: write_folder(root, per_class=(5, 1)), {}, "at least 2 readable.*'class_1' \\(1\\)"),
+    (lambda root: write_folder(root, per_class=(5, 3), broken=4) and
+     [p.unlink() for p in (root / "class_0").glob("[0-9]*.png")] and root, {},
+     "'class_0' \\(0\\)"),
+    (lambda root: write_folder(root), {"models": ("resnet_9000",)}, "not in the zoo"),
+    (lambda root: write_folder(root), {"families": ("transformer",)}, "families"),
+    (lambda root: write_folder(root), {"max_params": 1e-6}, "leave no zoo model"),
+    (lambda root: write_folder(root), {"max_gmacs": -1.0}, "max_gmacs must be"),
+])
+def test_bad_input_fails_before_extraction(run, tmp_path, no_extraction, make, overrides, match):
+  config, workdir = run
+  root = tmp_path / "data"
+  root.mkdir()
+  make(root)
+  with pytest.raises(ValueError, match=match):
+    recommend_dataset.run(config, workdir, {"dataset": f"folder:{root}", **overrides})
+
+
+def test_missing_folder_and_bad_finetune_top(run, tmp_path, no_extraction):
+  config, workdir = run
+  with pytest.raises(ValueError, match="does not exist"):
+    recommend_dataset.run(config, workdir, {"dataset": f"folder:{tmp_path / 'nope'}"})
+  with pytest.raises(ValueError, match="finetune_top"):
+    recommend_dataset.run(config, workdir, {"dataset": f"folder:{tmp_path}",
+                                            "finetune_top": -1})
+
+
+def test_refuses_a_recommender_of_another_field_set_or_code_version(run, tmp_path,
+                                                                     no_extraction):
+  config, workdir = run
+  folder = write_folder(tmp_path / "data")
+  other = small_config()
+  other.recommender.method.fields = "d,m"
+  with pytest.raises(ValueError, match="field set 'd,m,S_logme'.*'d,m'"):
+    recommend_dataset.run(other, workdir, {"dataset": f"folder:{folder}"})
+  copy = tmp_path / "recommender"
+  shutil.copytree(workdir / recommender_run.DIRECTORY, copy)
+  manifest = json.loads((copy / "recommender.json").read_text())
+  (copy / "recommender.json").write_text(json.dumps({**manifest, "code_version": "0.0.1"}))
+  with pytest.raises(ValueError, match="code version '0.0.1'"):
+    recommend_dataset.run(config, workdir, {"dataset": f"folder:{folder}"}, copy)
+
+
+def test_dataset_key_is_stable_and_separate_from_tasks(tmp_path):
+  a = user_dataset.dataset_key(f"folder:{tmp_path}")
+  assert a == user_dataset.dataset_key(f"folder:{tmp_path}/")
+  assert a.startswith("user/") and a != user_dataset.dataset_key(f"folder:{tmp_path}/x")
+  assert user_dataset.dataset_key("digits") == "user/digits"
