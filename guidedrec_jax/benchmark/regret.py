@@ -1,0 +1,130 @@
+"""What the recommender saves a user: regret@k, each benchmark task held out in turn.
+
+For each task of a run's history, every method is fitted on the other tasks only and ranks
+the held-out task's zoo; a user who fine-tunes the top k models gets the best measured top-1
+among them. Regret@k is the zoo's best measured top-1 minus that (percentage points; 0: the
+best model was among the k; `recommender.metrics.topk_regret`, ties at the k-th place
+averaged). Methods: the saved recommender's method (the config's `recommender` block, its
+seed ensemble's mean), "a model's mean accuracy on the other tasks"
+(`methods.HistoryMeanBaseline`), and each raw MS score of the history, signed by the scores
+registry (`preprocess.score_sign`).
+
+Writes `<workdir>/regret/`: `per_task.{csv,md}` (method, task, k, regret),
+`regret_at_k.{csv,md}` (per method: mean regret@k over tasks for each k) and
+`regret_vs_k.png`; the summary rows also go to the run's `metrics.jsonl`.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import time
+from typing import Any, Callable, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import ml_collections  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from guidedrec_jax import io  # noqa: E402
+from guidedrec_jax.benchmark import recommender_run  # noqa: E402
+from guidedrec_jax.history import schema  # noqa: E402
+from guidedrec_jax.recommender import methods, metrics, saved  # noqa: E402
+from guidedrec_jax.recommender.preprocess import score_sign  # noqa: E402
+
+KS = (1, 3, 5)
+FitPredict = Callable[[pd.DataFrame, pd.DataFrame], np.ndarray]
+
+
+def method_table(history: pd.DataFrame, recommender: ml_collections.ConfigDict
+                 ) -> dict[str, FitPredict]:
+  """Name -> fit_predict(train, test) of the compared methods (see the module docstring)."""
+  block = recommender.method
+  block = block.to_dict() if isinstance(block, ml_collections.ConfigDict) else dict(block)
+  name = block.get("name") or f"{block['model'].upper()} ({block['fields']})"
+  def ensemble(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
+    return saved.predict(saved.train_saved(train, block, recommender.seeds), test)[0]
+  table: dict[str, FitPredict] = {f"{name}, {len(recommender.seeds)} seeds": ensemble,
+                                  "model mean (train)":
+                                  methods.HistoryMeanBaseline().fit_predict}
+  for column in schema.score_columns(history):
+    score = column[len(schema.SCORE_PREFIX):]
+    table[f"S_{score}"] = methods.ColumnBaseline(f"S_{score}", column,
+                                                 score_sign(score)).fit_predict
+  return table
+
+
+def leave_one_task_out(history: pd.DataFrame, table: dict[str, FitPredict],
+                       ks: Sequence[int] = KS) -> pd.DataFrame:
+  """Rows (method, task, k, regret) for every task of `history` held out in turn.
+
+  Raises:
+    ValueError: fewer than two tasks, or a k < 1.
+  """
+  tasks = sorted(history["dataset"].unique())
+  if len(tasks) < 2:
+    raise ValueError(f"history needs >= 2 tasks to hold one out, got {tasks}")
+  if not ks or min(ks) < 1:
+    raise ValueError(f"ks must be positive ints, got {tuple(ks)}")
+  rows = []
+  for task in tasks:
+    held = (history["dataset"] == task).to_numpy()
+    train = history[~held].reset_index(drop=True)
+    test = history[held].reset_index(drop=True)
+    measured = test["top1"].to_numpy(np.float64)
+    for name, fit_predict in table.items():
+      predicted = np.asarray(fit_predict(train, test), np.float64)
+      for k in ks:
+        rows.append({"method": name, "task": task, "k": int(k),
+                     "regret": metrics.topk_regret(predicted, measured, int(k))})
+  return pd.DataFrame(rows)
+
+
+def summarize(per_task: pd.DataFrame) -> pd.DataFrame:
+  """One row per method: mean regret@k over tasks, one column per k (`regret@<k>`)."""
+  wide = per_task.pivot_table(index="method", columns="k", values="regret", aggfunc="mean",
+                              sort=False)
+  wide.columns = [f"regret@{k}" for k in wide.columns]
+  return wide.reset_index()
+
+
+def plot_regret(summary: pd.DataFrame, path: pathlib.Path, title: str) -> None:
+  """Mean regret (points) against k, one line per method."""
+  fig, ax = plt.subplots(figsize=(6.5, 4))
+  ks = [int(c.split("@")[1]) for c in summary.columns if c.startswith("regret@")]
+  for _, row in summary.iterrows():
+    ax.plot(ks, [row[f"regret@{k}"] for k in ks], marker="o", label=row["method"])
+  ax.set_xlabel("k (models fine-tuned, best predicted first)")
+  ax.set_ylabel("mean regret@k (top-1 points)")
+  ax.set_xticks(ks)
+  ax.set_title(title, fontsize=9)
+  ax.legend(fontsize=7)
+  fig.tight_layout()
+  with io.atomic_path(path) as tmp:
+    fig.savefig(tmp, format="png", dpi=110)
+  plt.close(fig)
+
+
+def run_regret(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
+               ks: Sequence[int] = KS) -> dict[str, Any]:
+  """Regret@k of a finished benchmark run's tasks; writes `<workdir>/regret/` (see above)."""
+  start = time.perf_counter()
+  workdir = pathlib.Path(workdir)
+  history = recommender_run.run_history(config, workdir)
+  history = history[history["dataset"].isin(config.tasks)].reset_index(drop=True)
+  per_task = leave_one_task_out(history, method_table(history, config.recommender), ks)
+  summary = summarize(per_task)
+  out = workdir / "regret"
+  io.write_table(out, "per_task", per_task.to_dict("records"))
+  csv_path, md_path = io.write_table(out, "regret_at_k", summary.to_dict("records"))
+  plot_regret(summary, out / "regret_vs_k.png",
+              f"leave one task out, {history['dataset'].nunique()} tasks, "
+              f"{history['model'].nunique()} models")
+  writer = io.MetricsWriter(workdir)
+  for row in summary.to_dict("records"):
+    writer.write(event="regret_at_k", **row)
+  return {"summary": summary, "per_task": per_task, "paths": (csv_path, md_path,
+                                                              out / "regret_vs_k.png"),
+          "seconds": time.perf_counter() - start}
