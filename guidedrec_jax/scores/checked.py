@@ -53,8 +53,9 @@ def checked_inputs(spec: registry.ScoreSpec, features, labels, source_probs=None
 
 
 def compute(spec: registry.ScoreSpec, features, labels, source_probs=None, **options: Any
-            ) -> np.ndarray:
-  """Checks, prepares and runs `spec.core` once; returns its value(s) as a float64 array.
+            ) -> Any:
+  """Checks, prepares and runs `spec.core` once; returns its value(s) as float64 host arrays
+  (the core's pytree: an array, or e.g. LogME's `LogMEDetails`).
 
   Args:
     spec: the score (registered or a module's unregistered variant).
@@ -85,7 +86,7 @@ def compute(spec: registry.ScoreSpec, features, labels, source_probs=None, **opt
         num_classes=num_classes,
         source_probs=None if probs is None else jnp.asarray(probs, dtype),
         **{k: jnp.asarray(v) for k, v in prepared.items()}, **options)
-    return np.asarray(value, np.float64)
+    return jax.tree.map(lambda v: np.asarray(v, np.float64), value)
 
 
 def score(spec: registry.ScoreSpec, features, labels, source_probs=None, **options: Any

@@ -22,7 +22,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from guidedrec_jax.scores import checks
+from guidedrec_jax.scores import checked
+from guidedrec_jax.scores import linalg
 from guidedrec_jax.scores import ncti
 from guidedrec_jax.scores import registry
 
@@ -82,9 +83,8 @@ def lda_core(features: jax.Array, labels: jax.Array, num_classes: int,
   del source_probs
   x = features.astype(jax.dtypes.canonicalize_dtype(jnp.float64))
   onehot = jax.nn.one_hot(labels, num_classes, dtype=x.dtype)  # [N, K]
-  counts = onehot.sum(axis=0)  # [K]
-  means = (onehot.T @ x) / counts[:, None]  # [K, D]
-  logits = x @ means.T - 0.5 * jnp.sum(means * means, axis=1) + jnp.log(counts / x.shape[0])
+  counts, means = linalg.class_means(x, onehot)
+  logits = linalg.lda_logits(x, means, counts, means)  # identity covariance
   return jnp.mean(jnp.sum(jax.nn.softmax(logits, axis=1) * onehot, axis=1))
 
 
@@ -92,8 +92,13 @@ ENERGY = registry.register(registry.ScoreSpec(name="etran_energy", core=energy_c
                                               prepare=prepare_energy))
 LDA = registry.register(registry.ScoreSpec(name="etran_lda", core=lda_core))
 
-_components_jit = jax.jit(lambda f, y, k: (lda_core(f, y, k), energy_core(f, y, k)),
-                          static_argnums=2)
+def _components_core(features, labels, num_classes, source_probs=None):
+  return jnp.stack([lda_core(features, labels, num_classes),
+                    energy_core(features, labels, num_classes)])
+
+
+_BOTH = registry.ScoreSpec(name="etran_components", core=_components_core,
+                           prepare=prepare_energy)
 
 
 def etran_components(features, labels) -> dict[str, float]:
@@ -109,11 +114,7 @@ def etran_components(features, labels) -> dict[str, float]:
   Raises:
     ValueError: bad features or labels, or N < 200 (the energy average would be empty).
   """
-  features = checks.check_features(features)
-  labels, num_classes = checks.check_labels(labels, features.shape[0])
-  prepare_energy(*features.shape, num_classes)
-  with registry.precision(True):
-    lda_value, energy_value = _components_jit(features.astype(np.float64), labels, num_classes)
+  lda_value, energy_value = checked.compute(_BOTH, features, labels)
   return {"etran_lda": float(lda_value), "etran_energy": float(energy_value)}
 
 

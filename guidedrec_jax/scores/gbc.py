@@ -22,7 +22,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from guidedrec_jax.scores import checks, registry
+from guidedrec_jax.scores import checked, registry
 from guidedrec_jax.scores.linalg import exact_pca
 
 DEFAULT_DIMS = 64
@@ -72,7 +72,7 @@ def gbc_core(features: jax.Array, labels: jax.Array, num_classes: int,
   return -(jnp.sum(coefficients) - jnp.sum(jnp.diagonal(coefficients)))
 
 
-_gbc_jit = jax.jit(gbc_core, static_argnames=("num_classes", "spherical", "n_dims"))
+_SPEC = registry.ScoreSpec(name="gbc", core=gbc_core, static_argnames=("spherical", "n_dims"))
 
 
 def gbc(features, labels, spherical: bool = False, n_dims: int = DEFAULT_DIMS) -> float:
@@ -92,11 +92,7 @@ def gbc(features, labels, spherical: bool = False, n_dims: int = DEFAULT_DIMS) -
   """
   if not (isinstance(n_dims, int) and n_dims >= 1):
     raise ValueError(f"n_dims must be a positive int, got {n_dims!r}")
-  features = checks.check_features(features)
-  labels, num_classes = checks.check_labels(labels, features.shape[0])
-  with registry.precision(True):
-    return float(_gbc_jit(jnp.asarray(features, jnp.float64), jnp.asarray(labels),
-                          num_classes=num_classes, spherical=spherical, n_dims=n_dims))
+  return checked.score(_SPEC, features, labels, spherical=bool(spherical), n_dims=n_dims)
 
 
 registry.register(registry.ScoreSpec(name="gbc", core=gbc_core, pad_invariant=True))

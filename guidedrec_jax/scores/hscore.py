@@ -26,7 +26,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from guidedrec_jax.scores import checks, registry
+from guidedrec_jax.scores import checked, registry
 from guidedrec_jax.scores.linalg import class_spectrum
 
 
@@ -93,7 +93,7 @@ def hscore_core(features: jax.Array, labels: jax.Array, num_classes: int,
           * jnp.sum(eigenvalues * weighted / jnp.where(shrunk > 0, shrunk, 1.0)))
 
 
-_hscore_jit = jax.jit(hscore_core, static_argnames=("num_classes", "shrinkage"))
+_SPEC = registry.ScoreSpec(name="hscore", core=hscore_core, static_argnames=("shrinkage",))
 
 
 def hscore(features, labels, shrinkage: bool = False) -> float:
@@ -110,11 +110,7 @@ def hscore(features, labels, shrinkage: bool = False) -> float:
   Raises:
     ValueError: bad features or labels (the message names the argument).
   """
-  features = checks.check_features(features)
-  labels, num_classes = checks.check_labels(labels, features.shape[0])
-  with registry.precision(True):
-    return float(_hscore_jit(jnp.asarray(features, jnp.float64), jnp.asarray(labels),
-                             num_classes=num_classes, shrinkage=shrinkage))
+  return checked.score(_SPEC, features, labels, shrinkage=bool(shrinkage))
 
 
 registry.register(registry.ScoreSpec(name="hscore", core=hscore_core, pad_invariant=True))

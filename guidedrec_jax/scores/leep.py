@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from guidedrec_jax.scores import checks
+from guidedrec_jax.scores import checked
 from guidedrec_jax.scores import registry
 
 
@@ -83,19 +82,6 @@ LEEP = registry.register(registry.ScoreSpec(name="leep", core=leep_core,
                                             needs_source_probs=True))
 NCE = registry.register(registry.ScoreSpec(name="nce", core=nce_core, needs_source_probs=True))
 
-_leep_jit = jax.jit(leep_core, static_argnames="num_classes")
-_nce_jit = jax.jit(nce_core, static_argnames="num_classes")
-
-
-def _checked(source_probs, labels) -> tuple[np.ndarray, np.ndarray, int]:
-  probs = np.asarray(source_probs)
-  if probs.ndim != 2:
-    raise ValueError(f"source_probs must be 2-D [N, Cs], got shape {probs.shape}")
-  labels, num_classes = checks.check_labels(labels, probs.shape[0])
-  probs = checks.check_probabilities(probs, probs.shape[0])
-  return probs.astype(np.float64), labels, num_classes
-
-
 def leep(source_probs, labels) -> float:
   """LEEP score of a source model's predictions on a labelled target set (float64).
 
@@ -110,9 +96,7 @@ def leep(source_probs, labels) -> float:
     ValueError: rows not summing to 1 (logits passed), negative or non-finite entries,
       mismatched N, labels with gaps.
   """
-  probs, labels, num_classes = _checked(source_probs, labels)
-  with registry.precision(True):
-    return float(_leep_jit(None, labels, num_classes, probs))
+  return checked.score(LEEP, None, labels, source_probs)
 
 
 def nce(source_probs, labels) -> float:
@@ -128,6 +112,4 @@ def nce(source_probs, labels) -> float:
   Raises:
     ValueError: as for `leep`.
   """
-  probs, labels, num_classes = _checked(source_probs, labels)
-  with registry.precision(True):
-    return float(_nce_jit(None, labels, num_classes, probs))
+  return checked.score(NCE, None, labels, source_probs)

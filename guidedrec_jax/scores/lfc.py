@@ -16,7 +16,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from guidedrec_jax.scores import checks, registry
+from guidedrec_jax.scores import checked, registry
 
 
 def lfc_core(features: jax.Array, labels: jax.Array, num_classes: int,
@@ -55,7 +55,7 @@ def lfc_core(features: jax.Array, labels: jax.Array, num_classes: int,
   return jnp.where(informative, inner / denom, 0.0)
 
 
-_lfc_jit = jax.jit(lfc_core, static_argnames=("num_classes",))
+LFC = registry.register(registry.ScoreSpec(name="lfc", core=lfc_core, pad_invariant=True))
 
 
 def lfc(features, labels) -> float:
@@ -71,11 +71,4 @@ def lfc(features, labels) -> float:
   Raises:
     ValueError: bad features or labels (the message names the argument).
   """
-  features = checks.check_features(features)
-  labels, num_classes = checks.check_labels(labels, features.shape[0])
-  with registry.precision(True):
-    return float(_lfc_jit(jnp.asarray(features, jnp.float64), jnp.asarray(labels),
-                          num_classes=num_classes))
-
-
-registry.register(registry.ScoreSpec(name="lfc", core=lfc_core, pad_invariant=True))
+  return checked.score(LFC, features, labels)

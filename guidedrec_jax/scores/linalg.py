@@ -146,6 +146,12 @@ def class_spectrum(features: jax.Array, labels: jax.Array, num_classes: int) -> 
                        kept)
 
 
+def class_means(x: jax.Array, onehot: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """(counts [K], class means [K, D]) of x [N, D] with one-hot labels [N, K]."""
+  counts = onehot.sum(axis=0)
+  return counts, (onehot.T @ x) / counts[:, None]
+
+
 def class_statistics(x: jax.Array, onehot: jax.Array
                      ) -> tuple[jax.Array, jax.Array, jax.Array]:
   """(counts [K], class means [K, D], pooled within-class covariance [D, D]) of x [N, D].
@@ -153,8 +159,7 @@ def class_statistics(x: jax.Array, onehot: jax.Array
   The covariance is Σ_c prior_c · cov_c with population (1/N) normalisation, as sklearn's
   LDA and the released SFDA use.
   """
-  counts = onehot.sum(axis=0)
-  means = (onehot.T @ x) / counts[:, None]
+  counts, means = class_means(x, onehot)
   centred = x - onehot @ means
   return counts, means, centred.T @ centred / x.shape[0]
 

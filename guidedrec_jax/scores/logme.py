@@ -28,9 +28,8 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from guidedrec_jax.scores import checks, registry
+from guidedrec_jax.scores import checked, registry
 from guidedrec_jax.scores.linalg import class_spectrum
 
 MAX_STEPS = 11
@@ -123,7 +122,8 @@ def logme_core(features: jax.Array, labels: jax.Array, num_classes: int,
                             consistent=consistent).score
 
 
-_details_jit = jax.jit(logme_details_core, static_argnames=("num_classes", "consistent"))
+_DETAILS = registry.ScoreSpec(name="logme_details", core=logme_details_core,
+                              static_argnames=("consistent",))
 
 
 def logme_details(features, labels, consistent: bool = False) -> LogMEDetails:
@@ -140,12 +140,7 @@ def logme_details(features, labels, consistent: bool = False) -> LogMEDetails:
   Raises:
     ValueError: bad features or labels (the message names the argument).
   """
-  features = checks.check_features(features)
-  labels, num_classes = checks.check_labels(labels, features.shape[0])
-  with registry.precision(True):
-    out = _details_jit(jnp.asarray(features, jnp.float64), jnp.asarray(labels),
-                       num_classes=num_classes, consistent=consistent)
-    out = jax.tree.map(np.asarray, out)
+  out = checked.compute(_DETAILS, features, labels, consistent=bool(consistent))
   return out._replace(score=float(out.score))
 
 

@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import jax.scipy.linalg as jsl
 import numpy as np
 
-from guidedrec_jax.scores import checks
+from guidedrec_jax.scores import checked
 from guidedrec_jax.scores import linalg
 from guidedrec_jax.scores import registry
 
@@ -108,9 +108,8 @@ def _lda_svd(z, onehot, counts, means, max_components):
 
 def _lda_eigen(z, onehot, counts, means, max_components, shrinkage):
   """sklearn's LDA solver='eigen' with a float shrinkage: (projection, logits [N, K])."""
-  n, dim = z.shape
-  eye = jnp.eye(dim, dtype=z.dtype)
-  shrink = lambda c: (1.0 - shrinkage) * c + shrinkage * jnp.trace(c) / dim * eye
+  n = z.shape[0]
+  shrink = lambda c: linalg.shrink_covariance(c, shrinkage)
   within_c = z - onehot @ means
   total_c = z - z.mean(axis=0)
   within = shrink(within_c.T @ within_c / n)  # Σ_c prior_c · shrunk cov_c, pooled
@@ -121,8 +120,7 @@ def _lda_eigen(z, onehot, counts, means, max_components, shrinkage):
   values, vectors = jnp.linalg.eigh(between_w)
   directions = jsl.solve_triangular(chol.T, vectors[:, ::-1], lower=False)  # Vᵀ S_w V = I
   coef = jsl.cho_solve((chol, True), means.T).T  # means · S_w⁻¹, [K, 64]
-  logits = z @ coef.T - 0.5 * jnp.sum(means * coef, axis=1) + jnp.log(counts / n)
-  return z @ directions[:, :max_components], logits
+  return z @ directions[:, :max_components], linalg.lda_logits(z, means, counts, coef)
 
 
 def _nuclear_norms_per_class(probs: jax.Array, onehot: jax.Array) -> jax.Array:
@@ -134,8 +132,13 @@ def _nuclear_norms_per_class(probs: jax.Array, onehot: jax.Array) -> jax.Array:
   return jnp.sum(jax.lax.map(class_norm, onehot.T))
 
 
-def ncti_components_core(features, labels, num_classes, test_matrix=None) -> jax.Array:
-  """[S_ncc, S_seli, S_vc] of one model (unchecked; see the module docstring)."""
+def ncti_components_core(features, labels, num_classes, source_probs=None, test_matrix=None
+                          ) -> jax.Array:
+  """[S_ncc, S_seli, S_vc] of one model (unchecked; see the module docstring).
+
+  `source_probs` is unused (the registry contract); `test_matrix` comes from `prepare`.
+  """
+  del source_probs
   x = features.astype(jax.dtypes.canonicalize_dtype(jnp.float64))
   z, variances = _pca_projection(x, test_matrix)  # [N, 64], [64]
   onehot = jax.nn.one_hot(labels, num_classes, dtype=x.dtype)  # [N, K]
@@ -157,7 +160,7 @@ def ncti_components_core(features, labels, num_classes, test_matrix=None) -> jax
 def _component_core(index: int):
   def core(features, labels, num_classes, source_probs=None, test_matrix=None):
     del source_probs
-    return ncti_components_core(features, labels, num_classes, test_matrix)[index]
+    return ncti_components_core(features, labels, num_classes, test_matrix=test_matrix)[index]
   return core
 
 
@@ -166,7 +169,7 @@ for _index, _name in enumerate(COMPONENTS):
       name=_name, core=_component_core(_index), prepare=prepare,
       higher_is_better=_name != "ncti_vc"))
 
-_components_jit = jax.jit(ncti_components_core, static_argnames="num_classes")
+_ALL = registry.ScoreSpec(name="ncti_components", core=ncti_components_core, prepare=prepare)
 
 
 def ncti_components(features, labels) -> dict[str, float]:
@@ -182,12 +185,7 @@ def ncti_components(features, labels) -> dict[str, float]:
   Raises:
     ValueError: bad features or labels, or min(N, D) < 64.
   """
-  features = checks.check_features(features)
-  labels, num_classes = checks.check_labels(labels, features.shape[0])
-  prepared = prepare(*features.shape, num_classes)
-  with registry.precision(True):
-    values = _components_jit(features.astype(np.float64), labels, num_classes, **prepared)
-  return dict(zip(COMPONENTS, map(float, np.asarray(values))))
+  return dict(zip(COMPONENTS, map(float, checked.compute(_ALL, features, labels))))
 
 
 def min_max_across_zoo(components: Mapping[str, Sequence[float]], names: Sequence[str]

@@ -18,9 +18,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import jax.scipy.linalg as jsl
-import numpy as np
 
-from guidedrec_jax.scores import checks
+from guidedrec_jax.scores import checked
+from guidedrec_jax.scores import linalg
 from guidedrec_jax.scores import registry
 
 _POWER_ROUNDS = 3  # `iterative_A(Sw, max_iterations=3)` in the release.
@@ -36,26 +36,14 @@ def _top_eigenvalue_estimate(matrix: jax.Array) -> jax.Array:
   return x @ matrix @ y
 
 
-def _class_statistics(x: jax.Array, onehot: jax.Array):
-  counts = onehot.sum(axis=0)  # [K]
-  means = (onehot.T @ x) / counts[:, None]  # [K, D]
-  centred = x - onehot @ means  # [N, D]
-  within = centred.T @ centred / x.shape[0]  # [D, D] = Σ_c prior_c · cov_c (bias=1)
-  return counts, means, within
-
-
 def _shrunk_lda_probs(x: jax.Array, onehot: jax.Array, shrinkage: jax.Array | None):
   """Class probabilities [N, K] of the shrunk LDA fitted on (x, onehot); returns (probs, s)."""
-  counts, means, within = _class_statistics(x, onehot)
-  dim = x.shape[1]
+  counts, means, within = linalg.class_statistics(x, onehot)
   if shrinkage is None:
     shrinkage = jnp.maximum(jnp.exp(-5.0 * _top_eigenvalue_estimate(within)), 1e-10)
-  shrunk = (1.0 - shrinkage) * within + (shrinkage * jnp.trace(within) / dim) * jnp.eye(
-      dim, dtype=x.dtype)
-  factor = jsl.cho_factor(shrunk)
+  factor = jsl.cho_factor(linalg.shrink_covariance(within, shrinkage))
   coef = jsl.cho_solve(factor, means.T).T  # [K, D] = means · S_w⁻¹
-  intercept = -0.5 * jnp.sum(means * coef, axis=1) + jnp.log(counts / x.shape[0])  # [K]
-  return jax.nn.softmax(x @ coef.T + intercept, axis=1), shrinkage
+  return jax.nn.softmax(linalg.lda_logits(x, means, counts, coef), axis=1), shrinkage
 
 
 def sfda_core(features: jax.Array, labels: jax.Array, num_classes: int,
@@ -86,9 +74,6 @@ def sfda_core(features: jax.Array, labels: jax.Array, num_classes: int,
 
 SFDA = registry.register(registry.ScoreSpec(name="sfda", core=sfda_core))
 
-_sfda_jit = jax.jit(sfda_core, static_argnames="num_classes")
-
-
 def sfda(features, labels) -> float:
   """SFDA score of one model's features on a labelled probe set (float64).
 
@@ -102,7 +87,4 @@ def sfda(features, labels) -> float:
   Raises:
     ValueError: non-2-D or non-finite features, mismatched N, labels with gaps.
   """
-  features = checks.check_features(features)
-  labels, num_classes = checks.check_labels(labels, features.shape[0])
-  with registry.precision(True):
-    return float(_sfda_jit(features.astype(np.float64), labels, num_classes))
+  return checked.score(SFDA, features, labels)

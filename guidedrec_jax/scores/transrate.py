@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from guidedrec_jax.scores import checks, registry
+from guidedrec_jax.scores import checked, registry
 
 DEFAULT_EPS = 1e-4
 
@@ -63,7 +63,7 @@ def transrate_core(features: jax.Array, labels: jax.Array, num_classes: int,
   return rate_all - rate_classes / num_classes
 
 
-_transrate_jit = jax.jit(transrate_core, static_argnames=("num_classes", "eps"))
+_SPEC = registry.ScoreSpec(name="transrate", core=transrate_core, static_argnames=("eps",))
 
 
 def transrate(features, labels, eps: float = DEFAULT_EPS) -> float:
@@ -83,11 +83,7 @@ def transrate(features, labels, eps: float = DEFAULT_EPS) -> float:
   """
   if not eps > 0:
     raise ValueError(f"eps must be positive, got {eps}")
-  features = checks.check_features(features)
-  labels, num_classes = checks.check_labels(labels, features.shape[0])
-  with registry.precision(True):
-    value = float(_transrate_jit(jnp.asarray(features, jnp.float64), jnp.asarray(labels),
-                                 num_classes=num_classes, eps=float(eps)))
+  value = checked.score(_SPEC, features, labels, eps=float(eps))
   if not np.isfinite(value):
     raise ValueError(
         f"features are too large for eps={eps}: I + ZᵀZ/(nε) is not positive definite in "

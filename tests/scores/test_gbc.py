@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from guidedrec_jax.scores import checked
 from guidedrec_jax.scores import gbc, registry
 from tests.scores import fixtures
 
@@ -100,4 +101,4 @@ def test_vmap_over_models_matches_single_calls(name):
 
 def test_jitted_core_does_not_retrace():
   features, labels = fixtures.planted(*fixtures.TALL, fixtures.NUM_CLASSES, seed=5)
-  fixtures.assert_no_retrace(gbc._gbc_jit, gbc.gbc, features, labels)
+  fixtures.assert_no_retrace(checked.jitted(gbc._SPEC), gbc.gbc, features, labels)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from sklearn.covariance import LedoitWolf
 
+from guidedrec_jax.scores import checked
 from guidedrec_jax.scores import hscore, registry
 from tests.scores import fixtures
 
@@ -84,4 +85,4 @@ def test_vmap_over_models_matches_single_calls(name):
 
 def test_jitted_core_does_not_retrace():
   features, labels = fixtures.planted(*fixtures.TALL, fixtures.NUM_CLASSES, seed=4)
-  fixtures.assert_no_retrace(hscore._hscore_jit, hscore.hscore, features, labels)
+  fixtures.assert_no_retrace(checked.jitted(hscore._SPEC), hscore.hscore, features, labels)

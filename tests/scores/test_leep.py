@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from guidedrec_jax.scores import checked
 from guidedrec_jax.scores import leep
 from tests.scores import fixtures
 
@@ -63,7 +64,7 @@ def test_no_retrace_for_same_shapes():
   labels = np.repeat(np.arange(3), 4)
   rng = np.random.default_rng(1)
   leep.leep(rng.dirichlet(np.ones(5), size=labels.size), labels)
-  compiled = leep._leep_jit._cache_size()
+  compiled = checked.jitted(leep.LEEP)._cache_size()
   for _ in range(2):
     leep.leep(rng.dirichlet(np.ones(5), size=labels.size), labels)
-  assert leep._leep_jit._cache_size() == compiled
+  assert checked.jitted(leep.LEEP)._cache_size() == compiled

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from guidedrec_jax.scores import checked
 from guidedrec_jax.scores import lfc, registry
 from tests.scores import fixtures
 
@@ -69,4 +70,4 @@ def test_vmap_over_models_matches_single_calls():
 
 def test_jitted_core_does_not_retrace():
   features, labels = fixtures.planted(*fixtures.TALL, fixtures.NUM_CLASSES, seed=5)
-  fixtures.assert_no_retrace(lfc._lfc_jit, lfc.lfc, features, labels)
+  fixtures.assert_no_retrace(checked.jitted(lfc.LFC), lfc.lfc, features, labels)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from guidedrec_jax.scores import checked
 from guidedrec_jax.scores import logme, registry
 from tests.scores import fixtures
 
@@ -113,4 +114,4 @@ def test_vmap_over_models_matches_single_calls(name):
 
 def test_jitted_core_does_not_retrace():
   features, labels = fixtures.planted(*fixtures.TALL, fixtures.NUM_CLASSES, seed=8)
-  fixtures.assert_no_retrace(logme._details_jit, logme.logme, features, labels)
+  fixtures.assert_no_retrace(checked.jitted(logme._DETAILS), logme.logme, features, labels)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 
+from guidedrec_jax.scores import checked
 from guidedrec_jax.scores import sfda
 from tests.scores import fixtures
 
@@ -74,6 +75,6 @@ def test_bad_input_and_no_retrace():
   with pytest.raises(ValueError, match="labels"):
     sfda.sfda(x, y[:10])
   sfda.sfda(x, y)
-  compiled = sfda._sfda_jit._cache_size()
+  compiled = checked.jitted(sfda.SFDA)._cache_size()
   sfda.sfda(x + 1, y)
-  assert sfda._sfda_jit._cache_size() == compiled
+  assert checked.jitted(sfda.SFDA)._cache_size() == compiled

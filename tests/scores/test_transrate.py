@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from guidedrec_jax.scores import checked
 from guidedrec_jax.scores import registry, transrate
 from tests.scores import fixtures
 
@@ -86,4 +87,4 @@ def test_vmap_over_models_matches_single_calls():
 
 def test_jitted_core_does_not_retrace():
   features, labels = fixtures.planted(*fixtures.TALL, fixtures.NUM_CLASSES, seed=3)
-  fixtures.assert_no_retrace(transrate._transrate_jit, transrate.transrate, features, labels)
+  fixtures.assert_no_retrace(checked.jitted(transrate._SPEC), transrate.transrate, features, labels)
