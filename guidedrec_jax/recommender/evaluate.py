@@ -20,12 +20,12 @@ import ml_collections
 import pandas as pd
 
 from guidedrec_jax import io
-from guidedrec_jax.history import parc, schema, timm
+from guidedrec_jax.history import generic, parc, public, schema, timm
 from guidedrec_jax.recommender import metrics, plots, preprocess, protocols, selection
 from guidedrec_jax.recommender import train as train_lib
 
 PROTOCOLS = ("setting1", "setting2", "setting3")
-SOURCES = ("timm", "parc", "csv")
+SOURCES = ("timm", "parc", "public", "csv")
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -34,14 +34,20 @@ def default_config() -> ml_collections.ConfigDict:
   config.seed = 0
   config.protocol = "setting1"
   config.history = ml_collections.ConfigDict(dict(
-      source="timm",                 # timm | parc | csv
+      source="timm",                 # timm | parc | public | csv
       snapshot="2022-07-27",         # timm: 2022-07-27 | latest
       datasets=(),                   # timm / csv: datasets to load; () = all
       pretrain_domains=("in1k", "in21k"),  # timm: keep these tags/domains; () = all
       parc_oracles="all",            # parc: all | controlled
-      exclude_targets=("voc2007",),  # parc: targets left out (see history/parc.py)
-      path="",                       # csv: a history CSV (history/schema.py)
-      scores_path="",                # long-form MS scores CSV to join; "" = none
+      exclude_targets=("voc2007",),  # parc / public: targets left out (mAP, not top-1)
+      name="sfda_group1",            # public: history/public.py FILES key
+      path="",                       # csv: a history CSV: dataset, model, accuracy, anything
+      top1_column="top1",            # csv: the accuracy column
+      top1_scale=100.0,              # csv: 100 = percent, 1 = fractions (converted)
+      duplicates="error",            # csv: repeated (dataset, model): error | max | mean
+      # Declared extra columns: "col=<kind>:<group>[:log],..." (history/generic.py).
+      fields="",
+      scores_path="",                # MS scores CSV (long or wide) to join; "" = none
       scores=(),                     # scores to join; () = all in scores_path
       difficulty_score="",           # dataset difficulty = this score (from scores_path) ...
       difficulty_model="",           # ... of this fixed model; "" = no difficulty column
@@ -52,6 +58,7 @@ def default_config() -> ml_collections.ConfigDict:
                                                    test_datasets=("imagenetv2",),
                                                    training_seeds=1))
   config.setting3 = ml_collections.ConfigDict(dict(datasets=(),  # () = every dataset
+                                                   num_datasets=0,  # > 0: the first n only
                                                    training_seeds=1))
   config.baselines = ("params_m", "gmacs")  # history columns ranked as they are
   config.history_mean_baseline = False      # add protocols.HistoryMeanBaseline
@@ -80,10 +87,15 @@ def load_configured_history(cfg: ml_collections.ConfigDict) -> pd.DataFrame:
                              tuple(cfg.pretrain_domains) or None)
   elif cfg.source == "parc":
     history = parc.load_parc(cfg.parc_oracles, tuple(cfg.exclude_targets))
+  elif cfg.source == "public":
+    history = public.load_public(cfg.name, tuple(cfg.exclude_targets))
   elif cfg.source == "csv":
     if not cfg.path:
       raise ValueError("history.path must name a history CSV when history.source is 'csv'")
-    history = schema.load_history(cfg.path)
+    history = generic.read_history(cfg.path, cfg.top1_column, cfg.top1_scale, cfg.duplicates,
+                                   required=tuple(generic.parse_declared(cfg.fields)))
+    if all(c in history.columns for c in schema.REQUIRED_COLUMNS):
+      history = schema.validate_history(history)  # the full checks where the columns exist
     if cfg.datasets:
       history = history[history["dataset"].isin(cfg.datasets)].reset_index(drop=True)
   else:
@@ -91,7 +103,7 @@ def load_configured_history(cfg: ml_collections.ConfigDict) -> pd.DataFrame:
   if bool(cfg.difficulty_score) != bool(cfg.difficulty_model):
     raise ValueError("history.difficulty_score and history.difficulty_model go together")
   if cfg.scores_path:
-    scores = schema.load_scores(cfg.scores_path)
+    scores = generic.read_scores(cfg.scores_path)
     history = schema.join_scores(history, scores, tuple(cfg.scores) or None)
     if cfg.difficulty_score:
       history = schema.add_difficulty(history, scores, cfg.difficulty_score, cfg.difficulty_model)
@@ -115,14 +127,16 @@ def build_methods(config: ml_collections.ConfigDict, history: pd.DataFrame,
     methods.append(protocols.ColumnBaseline("S_" + name, column, preprocess.score_sign(name)))
   if config.history_mean_baseline:
     methods.append(protocols.HistoryMeanBaseline())
+  declared = generic.parse_declared(config.history.fields)
+  extra = generic.declared_fields(declared)
   for label, fields in map(_label_and_spec, config.ridge_field_sets):
     methods.append(protocols.RidgeMethod(f"ridge ({label})", fields, config.ridge_l2,
-                                         config.target, config.score_norm))
+                                         config.target, config.score_norm, extra))
   for label, fields in map(_label_and_spec, config.tree_field_sets):
     methods.append(selection.TreeMethod(f"trees ({label})", fields, config.target,
-                                        config.score_norm, seed=seed))
+                                        config.score_norm, seed=seed, extra_fields=extra))
   base = config.train.to_dict()
-  methods += selection.build_selected(config.selection, base, seed)
+  methods += selection.build_selected(config.selection, base, seed, declared)
   for model in config.models:
     overrides = config.train_overrides.get(model, ml_collections.ConfigDict()).to_dict()
     unknown = sorted(set(overrides) - set(train_lib.TrainConfig._fields))
@@ -133,7 +147,8 @@ def build_methods(config: ml_collections.ConfigDict, history: pd.DataFrame,
     for label, fields in map(_label_and_spec, config.field_sets):
       methods.append(protocols.RecommenderMethod(f"{model.upper()} ({label})", fields,
                                                  train_config, config.target, config.score_norm,
-                                                 config.ensemble_seeds, config.d_interactions))
+                                                 config.ensemble_seeds, config.d_interactions,
+                                                 extra))
   return methods
 
 
@@ -172,7 +187,10 @@ def run_protocol(config: ml_collections.ConfigDict, history: pd.DataFrame
     if config.protocol == "setting2":
       table = protocols.setting2(history, cfg.train_datasets, cfg.test_datasets, methods)
     else:
-      table = protocols.setting3(history, methods, tuple(cfg.datasets) or None)
+      held_out = tuple(cfg.datasets) or sorted(history["dataset"].unique())
+      if cfg.num_datasets > 0:
+        held_out = held_out[:cfg.num_datasets]
+      table = protocols.setting3(history, methods, held_out)
     tables.append(table.assign(repeat=repeat))
   return pd.concat(tables, ignore_index=True), methods
 
@@ -190,6 +208,9 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> p
   results, methods = run_protocol(config, history)
   for record in results.to_dict("records"):
     writer.write(event="dataset", **record)
+  for method in methods:
+    for choice in getattr(method, "choices", ()):
+      writer.write(event="selection", method=method.name, **choice)
   summary = protocols.summarize(results)
   for record in summary.to_dict("records"):
     writer.write(event="summary", **record)

@@ -85,33 +85,51 @@ def score_field(score: str) -> Field:
   return Field(f"S_{score}", schema.SCORE_PREFIX + score, "numeric", "S")
 
 
-def resolve_fields(spec: str, columns: list[str] | pd.Index) -> tuple[Field, ...]:
+def extra_fields(declared: dict[str, dict] | tuple | list) -> tuple[Field, ...]:
+  """Fields of declared extra columns (`history.generic.declared_fields` descriptions)."""
+  items = declared.values() if isinstance(declared, dict) else declared
+  return tuple(item if isinstance(item, Field) else Field(**item) for item in items)
+
+
+def resolve_fields(spec: str, columns: list[str] | pd.Index,
+                   extra: tuple[Field, ...] = ()) -> tuple[Field, ...]:
   """Turns a field-set spec such as `d,m,S_logme` into fields.
 
   Args:
-    spec: comma-separated tokens: `d`, `m` (their fields whose columns exist), `S` (every
-      `ms_*` column), `S_<score>`, or a name from `FIELDS`.
+    spec: comma-separated tokens: `d`, `m` (their fields whose columns exist, declared
+      `extra` fields of the group included), `S` (every `ms_*` column and declared `S`
+      fields), `S_<score>`, or the name of a field of `extra` or `FIELDS`.
     columns: the history table's columns.
+    extra: declared fields of this history (`extra_fields`); a name shared with `FIELDS`
+      takes the declared meaning.
 
   Raises:
     ValueError: an unknown token, or a named field whose column the history lacks.
   """
   columns = list(columns)
+  extra = tuple(extra)
+  declared = {f.name: f for f in extra}
   tokens = [t.strip() for t in spec.split(",") if t.strip()]
   if not tokens:
     raise ValueError(f"spec must name at least one field, got {spec!r}")
   fields: list[Field] = []
   for token in tokens:
     if token in GROUP_FIELDS:
-      chosen = [FIELDS[n] for n in GROUP_FIELDS[token] if FIELDS[n].column in columns]
+      chosen = [declared.get(n, FIELDS[n]) for n in GROUP_FIELDS[token]
+                if declared.get(n, FIELDS[n]).column in columns]
+      chosen += [f for f in extra if f.group == token and f not in chosen]
     elif token == "S":
       chosen = [score_field(c[len(schema.SCORE_PREFIX):]) for c in schema.score_columns(columns)]
+      chosen += [f for f in extra if f.group == "S"]
+    elif token in declared:
+      chosen = [declared[token]]
     elif token.startswith("S_"):
       chosen = [score_field(token[2:])]
     elif token in FIELDS:
       chosen = [FIELDS[token]]
     else:
-      raise ValueError(f"spec token {token!r} is not d, m, S, S_<score> or one of {sorted(FIELDS)}")
+      raise ValueError(f"spec token {token!r} is not d, m, S, S_<score> or one of "
+                       f"{sorted(set(FIELDS) | set(declared))}")
     for field in chosen:
       for column in (field.column, field.numeric_column):
         if column is not None and column not in columns:

@@ -20,6 +20,7 @@ import ml_collections
 import numpy as np
 import pandas as pd
 
+from guidedrec_jax.history import generic
 from guidedrec_jax.recommender import features, fitted
 from guidedrec_jax.recommender import train as train_lib
 from guidedrec_jax.recommender.preprocess import (SCORE_NORMS, TARGETS, Preprocess,
@@ -89,10 +90,12 @@ def design_matrix(pairs) -> np.ndarray:
   return out
 
 
-def _encode(fields: str, train: pd.DataFrame, preprocess: Preprocess, d_interactions: str):
+def _encode(fields: str, train: pd.DataFrame, preprocess: Preprocess, d_interactions: str,
+            extra: tuple = ()):
   rows = preprocess.training_rows(train)
   encoder = features.FeatureEncoder(features.with_dataset_interactions(
-      features.resolve_fields(fields, rows.columns), d_interactions))
+      features.resolve_fields(fields, rows.columns, features.extra_fields(extra)),
+      d_interactions))
   return encoder, encoder.fit_transform(rows)
 
 
@@ -104,12 +107,13 @@ class RidgeMethod:
   l2: float = 1.0
   target: str = "raw"
   score_norm: str = "global_z"
+  extra_fields: tuple = ()  # declared fields (features.extra_fields)
 
   def fit(self, train: pd.DataFrame) -> fitted.Fitted:
     if not self.l2 > 0:
       raise ValueError(f"method {self.name!r}: l2 must be > 0, got {self.l2}")
     preprocess = Preprocess(self.target, self.score_norm)
-    encoder, pairs = _encode(self.fields, train, preprocess, "all")  # linear: no interactions
+    encoder, pairs = _encode(self.fields, train, preprocess, "all", self.extra_fields)
     x, y = design_matrix(pairs), pairs.targets.astype(np.float64)
     gram = x.T @ x + self.l2 * np.eye(x.shape[1])
     weights = np.linalg.solve(gram, x.T @ (y - y.mean()))
@@ -135,13 +139,15 @@ class RecommenderMethod:
   score_norm: str = "global_z"
   num_seeds: int = 1
   d_interactions: str = "all"
+  extra_fields: tuple = ()  # declared fields (features.extra_fields)
   last_fit: tuple | None = dataclasses.field(default=None, repr=False)
 
   def fit(self, train: pd.DataFrame) -> fitted.Fitted:
     if int(self.num_seeds) < 1:
       raise ValueError(f"method {self.name!r}: num_seeds must be >= 1, got {self.num_seeds}")
     preprocess = Preprocess(self.target, self.score_norm)
-    encoder, pairs = _encode(self.fields, train, preprocess, self.d_interactions)
+    encoder, pairs = _encode(self.fields, train, preprocess, self.d_interactions,
+                             self.extra_fields)
     results = [train_lib.fit(pairs, self.config._replace(seed=self.config.seed + i),
                              interact=encoder.interaction_weights())
                for i in range(int(self.num_seeds))]
@@ -167,6 +173,7 @@ def default_method_config() -> ml_collections.ConfigDict:
       ridge_l2=1.0,            # ridge only
       num_seeds=1,             # ensemble members (training seeds seed, seed+1, ...)
       d_interactions="id_only",  # features.D_INTERACTIONS: all | id_only
+      extra_fields={},         # declared columns: name -> "<kind>:<group>[:log]"
       seed=0,
       train={k: v for k, v in train.items() if k not in ("model", "seed")},
   ))
@@ -199,10 +206,11 @@ def method_from_config(block: ml_collections.ConfigDict | dict[str, Any],
     raise ValueError(f"target must be in {TARGETS} and score_norm in {SCORE_NORMS}, got "
                      f"{cfg['target']!r}, {cfg['score_norm']!r}")
   name = cfg["name"] or f"{cfg['model'].upper()} ({cfg['fields']})"
+  extra = generic.declared_fields(cfg["extra_fields"] or {})
   if cfg["model"] == "ridge":
     return RidgeMethod(name, cfg["fields"], float(cfg["ridge_l2"]), cfg["target"],
-                       cfg["score_norm"])
+                       cfg["score_norm"], extra)
   config = train_lib.check_config(train_lib.TrainConfig(
       **cfg["train"], model=cfg["model"], seed=int(cfg["seed"] if seed is None else seed)))
   return RecommenderMethod(name, cfg["fields"], config, cfg["target"], cfg["score_norm"],
-                           int(cfg["num_seeds"]), cfg["d_interactions"])
+                           int(cfg["num_seeds"]), cfg["d_interactions"], extra)

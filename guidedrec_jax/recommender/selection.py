@@ -49,11 +49,18 @@ def grid_blocks(base: dict[str, Any], grid: dict[str, Any]) -> list[dict[str, An
   return blocks
 
 
-def _inner_splits(train: pd.DataFrame, inner_folds: int, seed: int
+def _inner_splits(train: pd.DataFrame, inner_folds: int, seed: int, max_inner_folds: int = 0
                   ) -> list[tuple[np.ndarray, np.ndarray]]:
-  """(fit rows, validation rows) index pairs of the inner cross-validation."""
+  """(fit rows, validation rows) index pairs of the inner cross-validation.
+
+  With >= `MIN_INNER_DATASETS` datasets: leave one dataset out, over at most
+  `max_inner_folds` of them (a seeded draw; 0 = all), which bounds the cost on long histories.
+  """
   datasets = sorted(train["dataset"].unique())
   if len(datasets) >= MIN_INNER_DATASETS:
+    if 0 < max_inner_folds < len(datasets):
+      rng = np.random.default_rng(seed)
+      datasets = sorted(rng.choice(datasets, max_inner_folds, replace=False))
     return [(np.flatnonzero(train["dataset"].to_numpy() != d),
              np.flatnonzero(train["dataset"].to_numpy() == d)) for d in datasets]
   order = np.random.default_rng(seed).permutation(len(train))
@@ -70,6 +77,7 @@ class SelectedMethod:
   metric: str = "pearson"
   inner_folds: int = 3
   seed: int = 0
+  max_inner_folds: int = 0
   choices: list[dict[str, Any]] = dataclasses.field(default_factory=list, repr=False)
 
   def __post_init__(self):
@@ -82,7 +90,8 @@ class SelectedMethod:
 
   def inner_scores(self, train: pd.DataFrame) -> dict[str, float]:
     """Mean inner-validation `metric` of each candidate (higher = better)."""
-    splits = _inner_splits(train.reset_index(drop=True), self.inner_folds, self.seed)
+    splits = _inner_splits(train.reset_index(drop=True), self.inner_folds, self.seed,
+                           self.max_inner_folds)
     train = train.reset_index(drop=True)
     tables: dict[str, list[pd.DataFrame]] = {c.name: [] for c in self.candidates}
     for fit_rows, val_rows in splits:
@@ -122,11 +131,13 @@ class TreeMethod:
   learning_rate: float = 0.05
   min_samples_leaf: int = 10  # sklearn's 20 leaves a 5-dataset history few splits
   seed: int = 0
+  extra_fields: tuple = ()  # declared fields (features.extra_fields)
 
   def fit_predict(self, train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
     preprocess = Preprocess(self.target, self.score_norm)
     rows = preprocess.training_rows(train)
-    encoder = features.FeatureEncoder(features.resolve_fields(self.fields, rows.columns))
+    encoder = features.FeatureEncoder(features.resolve_fields(
+        self.fields, rows.columns, features.extra_fields(self.extra_fields)))
     pairs = encoder.fit_transform(rows)
     model = ensemble.HistGradientBoostingRegressor(
         max_iter=self.max_iter, learning_rate=self.learning_rate,
@@ -142,6 +153,7 @@ def default_selection_config() -> ml_collections.ConfigDict:
       fields="d,m",             # field set of the selected methods
       metric="pearson",         # SELECT_METRICS: what the inner cross-validation maximises
       inner_folds=3,            # folds of models when train has < 3 datasets (setting 1)
+      max_inner_folds=4,        # inner leave-one-dataset-out over at most this many; 0 = all
       num_seeds=1,              # ensemble members of the chosen configuration
       # The grid: method-config key -> candidate values; train -> {train key -> values}.
       grid=ml_collections.ConfigDict(dict(
@@ -151,19 +163,22 @@ def default_selection_config() -> ml_collections.ConfigDict:
 
 
 def build_selected(selection: ml_collections.ConfigDict, train: dict[str, Any],
-                   seed: int) -> list[SelectedMethod]:
+                   seed: int, extra_fields: dict[str, str] | None = None
+                   ) -> list[SelectedMethod]:
   """One `SelectedMethod` per kind in `selection.models`, over `selection.grid`.
 
   Args:
     selection: a block like `default_selection_config()`.
-    train: the evaluation's shared train keys (overridden by the grid's `train.*`).
+    train: the evaluation's shared train keys (overridden by the grid's `train`).
     seed: training seed of the candidates (and of the inner folds).
+    extra_fields: declared columns (name -> "<kind>:<group>[:log]") of the history.
   """
   grid = selection.grid.to_dict()
   out = []
   for kind in selection.models:
     base = {"model": kind, "fields": selection.fields, "train": dict(train),
-            "num_seeds": int(selection.num_seeds), "name": kind.upper()}
+            "num_seeds": int(selection.num_seeds), "name": kind.upper(),
+            "extra_fields": dict(extra_fields or {})}
     if kind == "ridge":  # ridge has no training loop: its grid is target × score_norm × l2
       kept = {k: v for k, v in grid.items() if k not in ("train", "d_interactions")}
       kept["ridge_l2"] = (0.1, 1.0, 10.0)
@@ -173,5 +188,6 @@ def build_selected(selection: ml_collections.ConfigDict, train: dict[str, Any],
       blocks = grid_blocks(base, grid)
     candidates = [methods.method_from_config(b, seed=seed) for b in blocks]
     out.append(SelectedMethod(f"{kind.upper()} ({selection.fields}) selected", candidates,
-                              selection.metric, int(selection.inner_folds), seed))
+                              selection.metric, int(selection.inner_folds), seed,
+                              int(selection.max_inner_folds)))
   return out
