@@ -11,6 +11,10 @@ A field is one column of `EncodedPairs` and has one of three kinds:
   training mean over the training standard deviation. Missing values become 0, the mean. A
   column constant over the training rows (one training dataset's `num_classes`) is 0
   everywhere, for the same reason: nothing was learned about it.
+* `binned`: a numeric column cut at `bins`-quantiles of the training rows (edges fitted on
+  the training split, kept in the state), one-hot like a category; a missing value is the
+  unknown id. It gives LR/FM/FFM a step function of size (the nonlinearity a tree finds)
+  and lets FM interact each size band with the other fields.
 * `cross`: a categorical column times a numeric one (`family x log params`): the feature id of
   the category, valued with the standardised numeric column. It gives a linear model one
   slope per category, the interaction an FM learns from its latent vectors.
@@ -32,7 +36,7 @@ import pandas as pd
 from guidedrec_jax.history import schema
 from guidedrec_jax.recommender.pairs import EncodedPairs
 
-KINDS = ("categorical", "numeric", "cross")
+KINDS = ("categorical", "numeric", "cross", "binned")
 UNKNOWN = "<unknown>"
 # Bumped whenever `get_state`'s layout or the meaning of an encoded value changes.
 STATE_VERSION = 1
@@ -49,6 +53,7 @@ class Field:
   numeric_column: str | None = None
   # False: the field enters FM/FFM as a main effect only (see `models.apply_rows`).
   interact: bool = True
+  bins: int = 0  # `binned` fields: number of quantile bins (>= 2)
 
 
 FIELDS = {f.name: f for f in (
@@ -67,6 +72,10 @@ FIELDS = {f.name: f for f in (
     Field("source_images", "source_images", "numeric", "m", log=True),
     Field("layers", "layers", "numeric", "m", log=True),
     Field("arch_imagenet_top1", "arch_imagenet_top1", "numeric", "m"),
+    # Size bands (quantile bins of the training rows), for a nonlinear size effect.
+    Field("params_bin", "params_m", "binned", "m", bins=8),
+    Field("gmacs_bin", "gmacs", "binned", "m", bins=8),
+    Field("input_size_bin", "input_size", "binned", "m", bins=8),
     # Interactions for linear models.
     Field("family_x_params", "family", "cross", "m", log=True, numeric_column="params_m"),
     Field("family_x_gmacs", "family", "cross", "m", log=True, numeric_column="gmacs"),
@@ -175,12 +184,15 @@ class FeatureEncoder:
     if not fields:
       raise ValueError("fields must not be empty")
     bad = [f.name for f in fields if f.kind not in KINDS
-           or (f.kind == "cross") != (f.numeric_column is not None)]
+           or (f.kind == "cross") != (f.numeric_column is not None)
+           or (f.kind == "binned") != (f.bins >= 2)]
     if bad:
-      raise ValueError(f"fields {bad} need a kind in {KINDS} and a numeric_column iff 'cross'")
+      raise ValueError(f"fields {bad} need a kind in {KINDS}, a numeric_column iff 'cross' "
+                       "and bins >= 2 iff 'binned'")
     self.fields = tuple(fields)
     self.categories: dict[str, list[str]] = {}
     self.stats: dict[str, tuple[float, float]] = {}
+    self.edges: dict[str, list[float]] = {}
     self.offsets: list[int] = []
     self.num_features = 0
 
@@ -192,12 +204,19 @@ class FeatureEncoder:
     self.offsets, offset = [], 0
     for field in self.fields:
       self.offsets.append(offset)
+      if field.kind == "binned":
+        values = _numeric(frame, field.column, False)
+        finite = values[np.isfinite(values)]
+        quantiles = np.linspace(0, 1, field.bins + 1)[1:-1]
+        self.edges[field.name] = (np.unique(np.quantile(finite, quantiles)).tolist()
+                                  if finite.size else [])
       if field.kind != "numeric":
-        self.categories[field.name] = sorted(frame[field.column].astype(str).unique()) + [UNKNOWN]
+        seen = self._labels(frame, field)
+        self.categories[field.name] = sorted(seen[seen != UNKNOWN].unique()) + [UNKNOWN]
         offset += len(self.categories[field.name])
       else:
         offset += 1
-      if field.kind != "categorical":
+      if field.kind in ("numeric", "cross"):
         values = _numeric(frame, field.numeric_column or field.column, field.log)
         mean = float(np.nanmean(values)) if np.isfinite(values).any() else 0.0
         std = float(np.nanstd(values)) if np.isfinite(values).sum() > 1 else 0.0
@@ -222,12 +241,12 @@ class FeatureEncoder:
       if field.kind != "numeric":
         lookup = {c: i for i, c in enumerate(self.categories[field.name])}
         unknown = len(lookup) - 1
-        codes = frame[field.column].astype(str).map(lambda c: lookup.get(c, unknown)).to_numpy()
+        codes = self._labels(frame, field).map(lambda c: lookup.get(c, unknown)).to_numpy()
         ids[:, j] = self.offsets[j] + codes.astype(np.int32)
         values[:, j] = (codes != unknown).astype(np.float32)
       else:
         ids[:, j] = self.offsets[j]
-      if field.kind != "categorical":
+      if field.kind in ("numeric", "cross"):
         mean, std = self.stats[field.name]
         scaled = (_numeric(frame, field.numeric_column or field.column, field.log) - mean) / std
         scaled = np.nan_to_num(scaled, nan=0.0)
@@ -238,6 +257,15 @@ class FeatureEncoder:
     groups = pd.factorize(frame["dataset"], sort=True)[0].astype(np.int32)
     return EncodedPairs(ids, values, targets, groups, tuple(f.name for f in self.fields),
                         self.num_features).validate()
+
+  def _labels(self, frame: pd.DataFrame, field: Field) -> pd.Series:
+    """The category label of each row: the column as text, or a `binned` field's band."""
+    if field.kind != "binned":
+      return frame[field.column].astype(str)
+    values = _numeric(frame, field.column, False)
+    band = np.searchsorted(np.asarray(self.edges[field.name], np.float64), values, side="right")
+    return pd.Series(np.where(np.isfinite(values), [f"band{b:03d}" for b in band], UNKNOWN),
+                     index=frame.index)
 
   def _check_columns(self, frame: pd.DataFrame) -> None:
     needed = {"dataset"} | {c for f in self.fields for c in (f.column, f.numeric_column) if c}
@@ -260,6 +288,7 @@ class FeatureEncoder:
         # JSON has no infinity: a constant column's std (inf, see the module docstring) is None.
         "stats": {name: [mean, None if np.isinf(std) else std]
                   for name, (mean, std) in self.stats.items()},
+        "edges": {name: list(map(float, edges)) for name, edges in self.edges.items()},
         "offsets": list(self.offsets),
         "num_features": int(self.num_features),
     }
@@ -275,11 +304,15 @@ class FeatureEncoder:
     encoder.categories = {name: list(cats) for name, cats in state["categories"].items()}
     encoder.stats = {name: (float(mean), float("inf") if std is None else float(std))
                      for name, (mean, std) in state["stats"].items()}
+    encoder.edges = {name: [float(e) for e in edges]
+                     for name, edges in state.get("edges", {}).items()}
     encoder.offsets = [int(o) for o in state["offsets"]]
     encoder.num_features = int(state["num_features"])
     names = {f.name for f in encoder.fields}
     needed_cats = {f.name for f in encoder.fields if f.kind != "numeric"}
-    needed_stats = {f.name for f in encoder.fields if f.kind != "categorical"}
+    needed_stats = {f.name for f in encoder.fields if f.kind in ("numeric", "cross")}
+    if not {f.name for f in encoder.fields if f.kind == "binned"} <= set(encoder.edges):
+      raise ValueError("state is inconsistent: a binned field has no edges")
     if (len(encoder.offsets) != len(encoder.fields) or not needed_cats <= set(encoder.categories)
         or not needed_stats <= set(encoder.stats) or not set(encoder.stats) <= names):
       raise ValueError("state is inconsistent: offsets, categories or statistics do not match "

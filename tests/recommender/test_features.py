@@ -101,7 +101,7 @@ def test_state_round_trip_encodes_identically_through_json():
   import json
   train = pd.concat([_frame(), _frame(dataset="b", params=(2.0, 20.0, 200.0, 2000.0))])
   train.loc[train.index[:2], "num_classes"] = 10  # constant column: std = inf, kept as None
-  spec = "d,m,S_logme,family_x_params"
+  spec = "d,m,S_logme,family_x_params,params_bin"
   encoder = features.FeatureEncoder(features.resolve_fields(spec, train.columns)).fit(train)
   state = json.loads(json.dumps(encoder.get_state(), allow_nan=False))
   restored = features.FeatureEncoder.from_state(state)
@@ -134,3 +134,21 @@ def test_dataset_descriptors_as_main_effects_survive_the_state():
       features.resolve_fields("d,m", train.columns), "all"))
   with pytest.raises(ValueError, match="d_interactions"):
     features.with_dataset_interactions(fields, "none")
+
+
+def test_binned_field_cuts_at_training_quantiles():
+  train = _frame(models=tuple(f"m{i}" for i in range(8)), params=tuple(range(1, 9)),
+                 families=("resnet",) * 8)
+  field = features.Field("p", "params_m", "binned", "m", bins=4)
+  encoder = features.FeatureEncoder((field,)).fit(train)
+  np.testing.assert_allclose(encoder.edges["p"], np.quantile(np.arange(1, 9), [.25, .5, .75]))
+  assert encoder.categories["p"] == ["band000", "band001", "band002", "band003",
+                                     features.UNKNOWN]
+  pairs = encoder.transform(train)
+  np.testing.assert_array_equal(pairs.feature_ids[:, 0], [0, 0, 1, 1, 2, 2, 3, 3])
+  new = _frame(models=("a", "b", "c"), params=(-5.0, 100.0, np.nan), families=("x",) * 3)
+  new_pairs = encoder.transform(new)
+  np.testing.assert_array_equal(new_pairs.feature_ids[:, 0], [0, 3, 4])  # NaN: unknown
+  np.testing.assert_array_equal(new_pairs.values[:, 0], [1, 1, 0])
+  with pytest.raises(ValueError, match="bins >= 2"):
+    features.FeatureEncoder((features.Field("p", "params_m", "binned", "m"),))
