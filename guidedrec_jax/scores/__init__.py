@@ -12,6 +12,7 @@ from guidedrec_jax.scores import leep
 from guidedrec_jax.scores import lfc
 from guidedrec_jax.scores import logme
 from guidedrec_jax.scores import ncti
+from guidedrec_jax.scores import nleep
 from guidedrec_jax.scores import normalize
 from guidedrec_jax.scores import parc
 from guidedrec_jax.scores import sfda

@@ -8,9 +8,8 @@ The forms follow thuml/Transfer-Learning-Library (`tllib.ranking`):
     joint table Ĵ(y, z) = Σ_{i: y_i = y} P(z | x_i) / N.
   NCE (Tran et al. 2019): −H(Y | Z) where Z = argmax_z P(z | x) is the hard source label.
 
-NLEEP (Li et al. 2021) is not offered: it replaces the source head by a Gaussian mixture fitted
-with sklearn's randomly initialised EM on a PCA whose dimension depends on the data; no
-official output pins it down and a JAX port could only be checked against itself.
+NLEEP (Li et al. 2021) replaces the source head by a Gaussian mixture; it is in `nleep.py` and
+reuses `leep_core`.
 """
 
 from __future__ import annotations
