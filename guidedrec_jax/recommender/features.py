@@ -54,6 +54,11 @@ class Field:
   # False: the field enters FM/FFM as a main effect only (see `models.apply_rows`).
   interact: bool = True
   bins: int = 0  # `binned` fields: number of quantile bins (>= 2)
+  # A categorical field whose values are looked up among another categorical field's
+  # categories, with its ids (and so its parameters): `target_as_source` reads the target
+  # dataset's name as a source dataset, so FM's <v_target, v_source> for a new target is
+  # learned from the rows where the two roles were swapped.
+  shared_with: str | None = None
 
 
 FIELDS = {f.name: f for f in (
@@ -69,6 +74,7 @@ FIELDS = {f.name: f for f in (
     Field("gmacs", "gmacs", "numeric", "m", log=True),
     # Optional model fields of some histories (PARC).
     Field("source_data", "source_data", "categorical", "m"),
+    Field("target_as_source", "dataset", "categorical", "d", shared_with="source_data"),
     Field("source_images", "source_images", "numeric", "m", log=True),
     Field("layers", "layers", "numeric", "m", log=True),
     Field("arch_imagenet_top1", "arch_imagenet_top1", "numeric", "m"),
@@ -153,7 +159,7 @@ D_INTERACTIONS = ("all", "id_only")
 def with_dataset_interactions(fields: tuple[Field, ...], mode: str) -> tuple[Field, ...]:
   """`fields` with the dataset descriptors' interactions as `mode` says.
 
-  `all`: every field interacts. `id_only`: the `d` fields other than `dataset_id` (num_train,
+  `all`: every field interacts. `id_only`: the numeric / binned `d` fields (num_train,
   num_classes, difficulty: one value per training dataset) become main effects only. With a
   handful of training datasets, such a descriptor interacting with every model field is a
   disguised dataset ID that extrapolates arbitrarily to a new dataset's value; as a main
@@ -166,7 +172,7 @@ def with_dataset_interactions(fields: tuple[Field, ...], mode: str) -> tuple[Fie
   if mode == "all":
     return tuple(fields)
   return tuple(dataclasses.replace(f, interact=False)
-               if f.group == "d" and f.name != "dataset_id" else f for f in fields)
+               if f.group == "d" and f.kind in ("numeric", "binned") else f for f in fields)
 
 
 def _numeric(frame: pd.DataFrame, column: str, log: bool) -> np.ndarray:
@@ -189,6 +195,12 @@ class FeatureEncoder:
     if bad:
       raise ValueError(f"fields {bad} need a kind in {KINDS}, a numeric_column iff 'cross' "
                        "and bins >= 2 iff 'binned'")
+    owners = {f.name: f for f in fields if f.kind == "categorical" and not f.shared_with}
+    bad = [f.name for f in fields if f.shared_with and (f.kind != "categorical"
+                                                        or f.shared_with not in owners)]
+    if bad:
+      raise ValueError(f"fields {bad}: shared_with must name another categorical field of the "
+                       "set (itself not shared), and only categorical fields share")
     self.fields = tuple(fields)
     self.categories: dict[str, list[str]] = {}
     self.stats: dict[str, tuple[float, float]] = {}
@@ -204,6 +216,8 @@ class FeatureEncoder:
     self.offsets, offset = [], 0
     for field in self.fields:
       self.offsets.append(offset)
+      if field.shared_with:
+        continue  # uses its owner's ids, set below
       if field.kind == "binned":
         values = _numeric(frame, field.column, False)
         finite = values[np.isfinite(values)]
@@ -212,6 +226,8 @@ class FeatureEncoder:
                                   if finite.size else [])
       if field.kind != "numeric":
         seen = self._labels(frame, field)
+        sharers = [f.column for f in self.fields if f.shared_with == field.name]
+        seen = pd.concat([seen] + [frame[c].astype(str) for c in sharers])
         self.categories[field.name] = sorted(seen[seen != UNKNOWN].unique()) + [UNKNOWN]
         offset += len(self.categories[field.name])
       else:
@@ -222,6 +238,11 @@ class FeatureEncoder:
         std = float(np.nanstd(values)) if np.isfinite(values).sum() > 1 else 0.0
         # std = inf turns a constant column into zeros (see the module docstring).
         self.stats[field.name] = (mean, std if std > 1e-12 else float("inf"))
+    names = [f.name for f in self.fields]
+    for j, field in enumerate(self.fields):
+      if field.shared_with:
+        self.offsets[j] = self.offsets[names.index(field.shared_with)]
+        self.categories[field.name] = self.categories[field.shared_with]
     self.num_features = offset
     return self
 
@@ -332,6 +353,8 @@ class FeatureEncoder:
       raise ValueError("FeatureEncoder.feature_names called before fit")
     names: list[str] = []
     for field in self.fields:
+      if field.shared_with:
+        continue  # no ids of its own
       if field.kind == "numeric":
         names.append(field.name)
       else:
@@ -346,5 +369,5 @@ class FeatureEncoder:
     if not self.offsets:
       raise ValueError("FeatureEncoder.feature_ids called before fit")
     j = names.index(field_name)
-    end = self.offsets[j + 1] if j + 1 < len(self.offsets) else self.num_features
-    return np.arange(self.offsets[j], end)
+    size = 1 if self.fields[j].kind == "numeric" else len(self.categories[field_name])
+    return np.arange(self.offsets[j], self.offsets[j] + size)

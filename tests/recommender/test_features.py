@@ -152,3 +152,27 @@ def test_binned_field_cuts_at_training_quantiles():
   np.testing.assert_array_equal(new_pairs.values[:, 0], [1, 1, 0])
   with pytest.raises(ValueError, match="bins >= 2"):
     features.FeatureEncoder((features.Field("p", "params_m", "binned", "m"),))
+
+
+def test_shared_field_reads_the_target_among_the_sources():
+  import json
+  train = pd.concat([_frame(dataset="a"), _frame(dataset="b")]).assign(
+      source_data=["a", "b", "c", "x"] * 2)
+  fields = features.resolve_fields("dataset_id,source_data,target_as_source", train.columns)
+  encoder = features.FeatureEncoder(fields).fit(train)
+  assert encoder.categories["source_data"] == ["a", "b", "c", "x", features.UNKNOWN]
+  new = _frame(models=("m1", "m2"), dataset="c", params=(1.0, 2.0),
+               families=("resnet", "vit")).assign(source_data=["c", "a"])
+  for enc in (encoder, features.FeatureEncoder.from_state(json.loads(json.dumps(
+      encoder.get_state())))):
+    pairs = enc.transform(new)
+    np.testing.assert_array_equal(pairs.feature_ids[:, 2], pairs.feature_ids[0, 1])  # "c"
+    assert pairs.values[0, 2] == 1.0
+  np.testing.assert_array_equal(encoder.feature_ids("target_as_source"),
+                                encoder.feature_ids("source_data"))
+  assert len(encoder.feature_names()) == encoder.num_features
+  unseen = encoder.transform(_frame(models=("m1",), dataset="zz", params=(1.0,),
+                                    families=("vit",)).assign(source_data=["a"]))
+  assert unseen.values[0, 2] == 0.0  # a target never seen as a source: unknown
+  with pytest.raises(ValueError, match="shared_with"):
+    features.FeatureEncoder((features.FIELDS["target_as_source"],))
