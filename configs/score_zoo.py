@@ -35,7 +35,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.cache_dir = arg.cache_dir  # "" -> <workdir>/cache
   config.scores = ALL_SCORES
   config.normalization = "none"  # "none" | "standardize" | "l2"
-  config.pad_dims = False  # zero-pad pad-invariant scores into one group across D
+  # "buckets" | "max" | "none": zero-pad pad-invariant scores to share compilations across D.
+  config.pad_dims = "buckets"
+  # JAX persistent compilation cache: "default" ($GUIDEDREC_CACHE or ~/.cache/guidedrec_jax
+  # /jax_compilation), "off", or a folder.
+  config.compilation_cache = "default"
   config.shard = "auto"  # "auto" | "on" | "off": shard the model axis over devices
   config.synthetic = ml_collections.ConfigDict(dict(
       enabled=arg.synthetic, num_models=8, dims=(192, 384, 768, 1024, 2048),

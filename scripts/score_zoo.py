@@ -8,6 +8,7 @@ from absl import app
 from absl import flags
 from ml_collections import config_flags
 
+from guidedrec_jax import compilation_cache
 from guidedrec_jax.scores import zoo
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Path to a configs/score_zoo.py file.",
@@ -17,6 +18,7 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Output folder.", required=True)
 
 def main(argv: list[str]) -> None:
   del argv
+  compilation_cache.enable(_CONFIG.value.compilation_cache)
   zoo.run_score_zoo(_CONFIG.value, _WORKDIR.value)
 
 

@@ -78,8 +78,9 @@ def nce_core(features: jax.Array | None, labels: jax.Array, num_classes: int,
 
 
 LEEP = registry.register(registry.ScoreSpec(name="leep", core=leep_core,
-                                            needs_source_probs=True))
-NCE = registry.register(registry.ScoreSpec(name="nce", core=nce_core, needs_source_probs=True))
+                                            needs_source_probs=True, reads_features=False))
+NCE = registry.register(registry.ScoreSpec(name="nce", core=nce_core, needs_source_probs=True,
+                                           reads_features=False))
 
 def leep(source_probs, labels) -> float:
   """LEEP score of a source model's predictions on a labelled target set (float64).

@@ -38,6 +38,8 @@ class ScoreSpec(NamedTuple):
     static_argnames: keyword options of `core` that are static under `jax.jit` (e.g. PARC's
       mode); the checked entry point (`checked.score`) passes them through.
     prepare_options: the static options that `prepare` also takes as keywords.
+    reads_features: False for scores of the source predictions only (LEEP, NCE): the zoo
+      then groups models by source-head size alone and passes [N, 0] features.
   """
   name: str
   core: Callable[..., Any]
@@ -49,6 +51,7 @@ class ScoreSpec(NamedTuple):
   prepare_labels: Callable[[np.ndarray, int], dict[str, np.ndarray]] | None = None
   static_argnames: tuple[str, ...] = ()
   prepare_options: tuple[str, ...] = ()
+  reads_features: bool = True
 
 
 SCORES: dict[str, ScoreSpec] = {}

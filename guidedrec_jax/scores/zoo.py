@@ -3,9 +3,12 @@
 Models are grouped by feature dimension D (and by source-head size when a score reads source
 probabilities); each group is stacked to [M, N, D] once and each score's core runs on it under
 `jax.vmap` (`lax.map` on CPU, see `_group_function`) in one jitted call, with each score's
-`prepare` computed once per D. Scores
-whose spec is `pad_invariant` may instead share one zero-padded group (`pad_dims=True`). With
-several devices the model axis of a group is sharded over a 1-D mesh.
+`prepare` computed once per D and `prepare_labels` once per zoo. Every distinct group shape is
+one XLA compilation, which dominates a fresh CPU process, so shapes are shared where that is
+exact: scores whose spec is `pad_invariant` (each claim tested) are zero-padded to the next
+power-of-two D (`pad_dims="buckets"`, the default, capped at the zoo's largest D) or all to the
+largest D ("max"); scores that do not read features (LEEP, NCE) group by source-head size
+alone. With several devices the model axis of a group is sharded over a 1-D mesh.
 
 Zoo-level scores (NCTI, ETran) min-max normalise per-model components across the zoo; asking
 for "ncti" or "etran" computes their registered components and combines them.
@@ -38,6 +41,13 @@ ZOO_LEVEL_SCORES: dict[str, tuple[tuple[str, ...], Callable[..., np.ndarray]]] =
     "etran": (etran.COMPONENTS, etran.etran_from_components),
 }
 MODEL_AXIS = "models"
+PAD_MODES = ("none", "buckets", "max")
+
+
+def dim_bucket(dim: int, largest: int) -> int:
+  """The padded D of a pad-invariant score under "buckets": the next power of two ≥ `dim`,
+  capped at the zoo's `largest` D (padding past every real model gains nothing)."""
+  return max(dim, min(1 << (dim - 1).bit_length(), largest))
 
 
 class _Group(NamedTuple):
@@ -69,16 +79,25 @@ def _score_units(scores: Sequence[str]) -> list[tuple[str, ...]]:
   return [u for u in units if len(u) > 1 or u[0] not in computed]
 
 
-def _groups(dims: Mapping[str, int], heads: Mapping[str, int], units, pad_dims: bool
+def _group_dim(dim: int, largest: int, specs, pad_dims: str) -> int:
+  """The D a model is scored at: 0 when no score reads features, padded where exact."""
+  if not any(s.reads_features for s in specs):
+    return 0
+  if pad_dims == "none" or not all(s.pad_invariant for s in specs):
+    return dim
+  return largest if pad_dims == "max" else dim_bucket(dim, largest)
+
+
+def _groups(dims: Mapping[str, int], heads: Mapping[str, int], units, pad_dims: str
             ) -> list[_Group]:
   groups = []
+  largest = max(dims.values())
   for unit in units:
     specs = tuple(registry.get_score(name) for name in unit)
-    padded = pad_dims and all(s.pad_invariant for s in specs)
     reads_probs = any(s.needs_source_probs for s in specs)
     keys: dict[tuple[int, int], list[str]] = {}
     for model, dim in dims.items():
-      key = (max(dims.values()) if padded else dim, heads[model] if reads_probs else 0)
+      key = (_group_dim(dim, largest, specs, pad_dims), heads[model] if reads_probs else 0)
       keys.setdefault(key, []).append(model)
     groups += [_Group(tuple(models), specs, dim, any(s.float64 for s in specs))
                for (dim, _), models in sorted(keys.items())]
@@ -136,7 +155,9 @@ def _pad_model_axis(arrays: list[np.ndarray | None], multiple: int) -> list[np.n
 def _run_group(group: _Group, features, labels, num_classes, source_probs, prepared, shard
                ) -> np.ndarray:
   dtype = np.float64 if group.float64 else np.float32
-  stacked = np.stack([np.pad(features[m], ((0, 0), (0, group.dim - features[m].shape[1])))
+  # group.dim = 0 for scores that read no features: [M, N, 0].
+  stacked = np.stack([np.pad(features[m][:, :group.dim],
+                             ((0, 0), (0, max(group.dim - features[m].shape[1], 0))))
                       for m in group.models]).astype(dtype)  # [M, N, D]
   probs = None
   if any(s.needs_source_probs for s in group.specs):
@@ -152,7 +173,7 @@ def _run_group(group: _Group, features, labels, num_classes, source_probs, prepa
 
 def score_zoo(features: Mapping[str, Any], labels, scores: Sequence[str], *,
               source_probs: Mapping[str, Any] | None = None,
-              normalization: str = "none", pad_dims: bool = False,
+              normalization: str = "none", pad_dims: str | bool = "buckets",
               shard: bool | None = None) -> dict[str, dict[str, float]]:
   """Scores every model of a zoo on one labelled probe set.
 
@@ -163,7 +184,9 @@ def score_zoo(features: Mapping[str, Any], labels, scores: Sequence[str], *,
     source_probs: model name -> [N, Cs_m] source softmax, needed by LEEP / NCE.
     normalization: a feature normalisation name known to `normalize` ("none", "standardize",
       "l2"), applied to every model before scoring.
-    pad_dims: zero-pad models into one group for scores whose spec is `pad_invariant`.
+    pad_dims: how scores whose spec is `pad_invariant` share compilations across D:
+      "buckets" (next power of two), "max" (one group at the largest D) or "none"; True /
+      False mean "max" / "none".
     shard: shard each group's model axis over all devices; None shards when there are
       several accelerator devices. Forced CPU host devices only serve tests: concurrent
       LAPACK calls on them can deadlock in jaxlib 0.10.2 (seen with NCTI).
@@ -179,6 +202,9 @@ def score_zoo(features: Mapping[str, Any], labels, scores: Sequence[str], *,
   if not features:
     raise ValueError("features must map at least one model name to its [N, D] features")
   units = _score_units(scores)
+  pad_dims = {True: "max", False: "none"}.get(pad_dims, pad_dims)
+  if pad_dims not in PAD_MODES:
+    raise ValueError(f"pad_dims must be one of {PAD_MODES} (or a bool), got {pad_dims!r}")
   normalize.get_normalizer(normalization)  # ValueError for an unknown name
   specs = [registry.get_score(name) for unit in units for name in unit]
   hosts = {m: checks.check_features(f, name=f"features[{m!r}]") for m, f in features.items()}

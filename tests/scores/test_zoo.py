@@ -5,7 +5,8 @@ import pytest
 
 import jax
 
-from guidedrec_jax.scores import etran, leep, ncti, sfda, zoo
+from guidedrec_jax.scores import checked, etran, leep, ncti, registry, sfda, zoo
+from tests.scores import fixtures
 
 N, K = 240, 4
 
@@ -67,12 +68,48 @@ def test_no_retrace_for_a_second_zoo_with_the_same_shapes():
   assert [fn._cache_size() for fn in functions] == sizes
 
 
-def test_pad_dims_leaves_pad_invariant_scores_unchanged():
-  features, labels, _ = _zoo()
-  padded = zoo.score_zoo(features, labels, ["lfc"], pad_dims=True, shard=False)
-  exact = zoo.score_zoo(features, labels, ["lfc"], pad_dims=False, shard=False)
+PAD_INVARIANT = sorted(n for n, s in registry.SCORES.items() if s.pad_invariant)
+
+
+def test_the_pad_invariant_claims_cover_the_expected_scores():
+  assert PAD_INVARIANT == ["gbc", "hscore", "lfc", "logme_consistent", "transrate"]
+
+
+@pytest.mark.parametrize("name", PAD_INVARIANT)
+@pytest.mark.parametrize("extra", [5, 60])  # stays N > D; crosses to N < D (other Gram side)
+def test_pad_invariant_scores_ignore_zero_columns(name, extra):
+  features, labels = fixtures.planted(*fixtures.TALL, fixtures.NUM_CLASSES, seed=4, offset=0.5)
+  padded = np.pad(features, ((0, 0), (0, extra)))
+  spec = registry.get_score(name)
+  np.testing.assert_allclose(checked.score(spec, padded, labels),
+                             checked.score(spec, features, labels), rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("mode", ["buckets", "max"])
+def test_padding_modes_equal_unpadded_and_share_groups(mode):
+  features, labels, probs = _zoo(dims=(40, 64, 100, 128))
+  names = PAD_INVARIANT + ["leep"]
+  padded = zoo.score_zoo(features, labels, names, source_probs=probs, pad_dims=mode,
+                         shard=False)
+  exact = zoo.score_zoo(features, labels, names, source_probs=probs, pad_dims="none",
+                        shard=False)
   for model in features:
-    np.testing.assert_allclose(padded[model]["lfc"], exact[model]["lfc"], rtol=1e-5)
+    for name in names:
+      np.testing.assert_allclose(padded[model][name], exact[model][name], rtol=1e-7,
+                                 atol=1e-9, err_msg=name)
+  dims = {m: f.shape[1] for m, f in features.items()}
+  heads = {m: p.shape[1] for m, p in probs.items()}
+  groups = zoo._groups(dims, heads, [(n,) for n in names], mode)
+  per_score = {g.specs[0].name: sorted({h.dim for h in groups if h.specs == g.specs})
+               for g in groups}
+  assert per_score["lfc"] == ([64, 128] if mode == "buckets" else [128])
+  assert per_score["leep"] == [0]  # LEEP reads no features: one group for every D
+
+
+def test_dim_bucket():
+  assert [zoo.dim_bucket(d, 2048) for d in (1, 64, 65, 192, 1280, 2048)] == [
+      1, 64, 128, 256, 2048, 2048]
+  assert zoo.dim_bucket(192, 200) == 200 and zoo.dim_bucket(300, 200) == 300
 
 
 def test_table_rows():

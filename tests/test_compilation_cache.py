@@ -1,0 +1,55 @@
+"""The persistent compilation cache: settings, and a fresh process that fills then reuses it."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from guidedrec_jax import compilation_cache, paths
+
+_PROGRAM = """
+import jax, jax.numpy as jnp
+from guidedrec_jax import compilation_cache
+compilation_cache.enable({setting!r})
+f = jax.jit(lambda x: jnp.linalg.eigh(x @ x.T)[0].sum())
+print(float(f(jnp.ones((7, 5)))))
+"""
+
+
+def _run(setting: str, env: dict) -> None:
+  subprocess.run([sys.executable, "-c", _PROGRAM.format(setting=setting)], check=True,
+                 env=env, capture_output=True, timeout=120)
+
+
+def test_resolve_settings(monkeypatch, tmp_path):
+  monkeypatch.setenv(paths.CACHE_ENV, str(tmp_path))
+  monkeypatch.delenv(compilation_cache.ENV, raising=False)
+  assert compilation_cache.resolve() == tmp_path / "jax_compilation"
+  assert compilation_cache.resolve("default") == tmp_path / "jax_compilation"
+  for off in ("off", "", "none", "OFF"):
+    assert compilation_cache.resolve(off) is None
+  assert compilation_cache.resolve(str(tmp_path / "x")) == tmp_path / "x"
+  monkeypatch.setenv(compilation_cache.ENV, "off")
+  assert compilation_cache.resolve() is None
+  with pytest.raises(ValueError, match="compilation cache"):
+    compilation_cache.resolve(3)
+
+
+def test_fresh_processes_write_the_cache_when_on_and_nothing_when_off(tmp_path):
+  env = {**os.environ, "PYTHONPATH": str(paths.PROJECT_ROOT), "JAX_PLATFORMS": "cpu"}
+  on, off = tmp_path / "on", tmp_path / "off"
+  _run(str(on), env)
+  entries = sorted(p.name for p in on.iterdir())
+  assert entries  # the executable was written
+  _run(str(on), env)  # a second process reads it back (and adds nothing new for it)
+  assert sorted(p.name for p in on.iterdir()) == entries
+  _run("off", {**env, "GUIDEDREC_CACHE": str(off)})
+  assert not off.exists()
+
+
+def test_module_does_not_import_torch_or_jax():
+  code = ("import sys; from guidedrec_jax import compilation_cache; "
+          "assert 'torch' not in sys.modules and 'jax' not in sys.modules")
+  subprocess.run([sys.executable, "-c", code], check=True, timeout=60,
+                 env={**os.environ, "PYTHONPATH": str(paths.PROJECT_ROOT)})
