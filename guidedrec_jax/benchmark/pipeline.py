@@ -9,7 +9,9 @@ Stages (each cached, so a rerun only redoes what changed):
    recomputed only when a feature cache or the score list changed;
 3. evaluation: leave one task out (setting 3) with the recommender package's `evaluate`
    (raw MS scores, LR/FM/FFM per field set) under `evaluation/`, and the paper's Table 2
-   shape, `table2.{csv,md}`: per-task Pearson, the means and the regret per method;
+   shape, `table2.{csv,md}`: per-task Pearson, the means and the regret per method, with the
+   noise ceiling beside them and, in `table2.md` and `history_quality.{csv,md}`, each task's
+   chance level, top-1 spread and share of pairs near chance (`quality`);
 4. recommendation: the zoo ranked for `config.recommend.task` (`recommend.recommend`).
 
 The driver never imports torch: the halves meet in the files of the workdir.
@@ -30,7 +32,7 @@ import ml_collections
 import pandas as pd
 
 from guidedrec_jax import io
-from guidedrec_jax.benchmark import plan, recommend, score_stage
+from guidedrec_jax.benchmark import plan, quality, recommend, score_stage
 from guidedrec_jax.distributed import executor_from_config
 from guidedrec_jax.distributed.local import THREAD_VARIABLES
 from guidedrec_jax.recommender import evaluate, metrics
@@ -133,7 +135,8 @@ def run_benchmark(config: ml_collections.ConfigDict, workdir: str | pathlib.Path
   torch_record = run_torch_stages(workdir)
   seconds["torch"] = time.perf_counter() - start
   writer.write(event="torch_stages", pretrain=torch_record["pretrain"],
-               sweep=torch_record["sweep"], seconds=torch_record["seconds"],
+               sweep=torch_record["sweep"], noise_rerun=torch_record["noise_rerun"],
+               seconds=torch_record["seconds"],
                extract={k: torch_record["extract"][k] for k in ("computed", "reused")})
   start = time.perf_counter()
   scored = _scores(config, workdir, torch_record["extract"]["caches"])
@@ -143,7 +146,18 @@ def run_benchmark(config: ml_collections.ConfigDict, workdir: str | pathlib.Path
   seconds["evaluation"] = time.perf_counter() - start
   per_dataset = pd.read_csv(workdir / "evaluation" / "per_dataset.csv")
   rows = table2_rows(per_dataset)
+  history = pd.read_csv(workdir / recommend.HISTORY)
+  noise = torch_record["noise_rerun"]
+  rerun = pd.read_csv(noise["history"]) if noise else None
+  ceiling = quality.noise_ceiling_row(history, rerun)
+  rows += [ceiling] if ceiling else []
+  quality_rows = quality.quality_rows(history, rerun)
   table2_csv, table2_md = io.write_table(workdir, "table2", rows)
+  io.write_table(workdir, "history_quality", quality_rows)
+  # table2.md also shows what the history can teach: chance, spread, noise ceiling per task.
+  io.write_text_atomic(table2_md, table2_md.read_text() + "\nHistory per task (top-1 in %; "
+                       f"near chance = within {quality.NEAR_CHANCE:g} points):\n\n"
+                       + io.markdown_table(quality_rows, "{:.2f}"))
   start = time.perf_counter()
   ranking, ranking_md = recommend.recommend(config, workdir)
   seconds["recommend"] = time.perf_counter() - start
@@ -152,6 +166,8 @@ def run_benchmark(config: ml_collections.ConfigDict, workdir: str | pathlib.Path
                seconds={k: round(v, 2) for k, v in seconds.items()})
   for row in rows:
     writer.write(event="table2", **row)
+  for row in quality_rows:
+    writer.write(event="history_quality", **row)
   plots = sorted(str(p) for p in (workdir / "evaluation").glob("*.png"))
   writer.write(event="done", table2=str(table2_md), plots=plots, recommendation=str(ranking_md))
   return {"table2": rows, "table2_paths": (table2_csv, table2_md), "plots": plots,

@@ -79,6 +79,14 @@ def check_config(config: Any) -> None:
     raise ValueError(f"config.tasks needs >= 2 tasks (leave-one-task-out), got {config['tasks']}")
   _names(sweep["lrs"], "config.sweep.lrs")
   _names(sweep["weight_decays"], "config.sweep.weight_decays")
+  noise = config["noise_ceiling"]
+  _names(noise["tasks"], "config.noise_ceiling.tasks", allow_empty=True)
+  if not set(noise["tasks"]) <= set(config["tasks"]):
+    raise ValueError(f"config.noise_ceiling.tasks {list(noise['tasks'])} must be among "
+                     f"config.tasks {list(config['tasks'])}")
+  if not isinstance(noise["seed"], int) or noise["seed"] == config["seed"]:
+    raise ValueError(f"config.noise_ceiling.seed must be an int other than config.seed "
+                     f"({config['seed']}), got {noise['seed']!r}")
   for key in ("max_images", "max_per_class", "batch_size"):
     _positive_int(probe[key], f"config.probe.{key}")
   _names(config["scores"], "config.scores")

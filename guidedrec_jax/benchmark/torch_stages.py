@@ -13,7 +13,9 @@ worker processes here for "" (one pool shared by the three stages), Ray tasks re
    pre-trained-here ones), which every worker re-registers (`register_manifest`);
 2. fine-tunes every (model, task) pair over the HPO grid (`finetune.run_sweep`: jobs log,
    resume, history CSV under `<workdir>/sweep/`);
-3. extracts probe-set features of every (model, task) (`zoo.extract_features`, cached).
+3. fine-tunes every model again on `config.noise_ceiling.tasks` with another seed (same grid;
+   `<workdir>/noise_ceiling/`): the noise ceiling of the history;
+4. extracts probe-set features of every (model, task) (`zoo.extract_features`, cached).
 
 It ends by writing `<workdir>/torch_stages.json`: what each stage executed or reused.
 """
@@ -226,6 +228,28 @@ def _extract(config: dict[str, Any], workdir: pathlib.Path, manifest: pathlib.Pa
                                                for k, p in sidecars.items()}}
 
 
+def _noise_rerun(config: dict[str, Any], workdir: pathlib.Path, manifest: pathlib.Path,
+                 names: list[str], data: dict[str, Any], grid: Any, pool: Executor
+                 ) -> dict[str, Any] | None:
+  """The sweep again on `config.noise_ceiling.tasks` with another seed (the noise ceiling).
+
+  Same grid, models and subset sizes; the seed changes the train/validation cut, the head
+  initialisation and the batch order. Written under `<workdir>/noise_ceiling/` (its own
+  jobs log and history); None when no task is listed.
+  """
+  noise, sweep_cfg = config["noise_ceiling"], config["sweep"]
+  if not noise["tasks"]:
+    return None
+  summary = run_sweep({t: data[t] for t in noise["tasks"]}, [zoo_model_info(n) for n in names],
+                      functools.partial(manifest_model_factory, str(manifest)), grid,
+                      workdir / "noise_ceiling", num_train=sweep_cfg["num_train"],
+                      num_val=sweep_cfg["num_val"], seed=noise["seed"], executor=pool,
+                      device=config["device"] or None)
+  return {"planned": summary.planned, "skipped": summary.skipped,
+          "executed": summary.executed, "rows": summary.rows,
+          "history": str(summary.history_path)}
+
+
 STAGES = ("pretrain", "sweep", "extract")
 
 
@@ -282,12 +306,16 @@ def run_torch_stages(workdir: str | pathlib.Path) -> dict[str, Any]:
                         executor=pools["sweep"], device=config["device"] or None)
     seconds["sweep"] = time.perf_counter() - start
     start = time.perf_counter()
+    noise = _noise_rerun(config, workdir, manifest, names, data, grid, pools["sweep"])
+    seconds["noise_rerun"] = time.perf_counter() - start
+    start = time.perf_counter()
     extract = _extract(config, workdir, manifest, names, data, pools["extract"])
     seconds["extract"] = time.perf_counter() - start
   record = {"pretrain": pretrain,
             "sweep": {"planned": summary.planned, "skipped": summary.skipped,
                       "executed": summary.executed, "rows": summary.rows,
                       "history": str(summary.history_path)},
+            "noise_rerun": noise,
             "extract": extract,
             "models": names, "manifest": str(manifest),
             "seconds": {k: round(v, 2) for k, v in seconds.items()}}

@@ -286,4 +286,4 @@ def executor_from_config(config: Any, stage: str, local_workers: int = 1) -> Exe
                          config["ray_max_retries"],
                          (local_cpus or None) if address == "local" else None, local_workers)
   except ValueError as e:
-    raise ValueError(f"config (stage {stage!r}): {e}") from e
+    raise ValueError(f"config.ray_address / ray_max_retries / resources.{stage}: {e}") from e

@@ -52,8 +52,10 @@ def _edited(**changes) -> ml_collections.ConfigDict:
     (dict(num_workers=0), "config.num_workers"),
     (dict(ray_address="cluster"), "ray_address"),
     (dict(ray_local_num_cpus=-1), "config.ray_local_num_cpus"),
-    (dict(resources__sweep__num_gpus=-0.5), "stage 'sweep'.*num_gpus_per_job"),
+    (dict(resources__sweep__num_gpus=-0.5), "resources.sweep: num_gpus_per_job"),
     (dict(ray_max_retries=-1), "max_retries"),
+    (dict(noise_ceiling__tasks=("mnist",)), "config.noise_ceiling.tasks"),
+    (dict(noise_ceiling__seed=0), "config.noise_ceiling.seed"),
     (dict(sweep__num_train=0), "config.sweep.num_train"),
     (dict(sweep__lrs=()), "config.sweep.lrs"),
     (dict(zoo__random=("lcnet_050", "lcnet_050")), "config.zoo.random"),
@@ -92,3 +94,21 @@ def test_ray_keys_are_declared_and_read_strictly():
   del config["ray_max_retries"]
   with pytest.raises(KeyError, match="ray_max_retries"):
     plan.check_config(config)
+
+
+def test_the_readme_cluster_flags_parse():
+  """The flags of README's cluster command set the keys they name."""
+  from absl import flags
+  from ml_collections import config_flags
+  argv = ["prog", "--config=configs/micro_zoo.py", "--config.ray_address=auto",
+          "--config.device=", "--config.resources.pretrain.num_gpus=0.5",
+          "--config.resources.sweep.num_gpus=0.25"]
+  values = flags.FlagValues()
+  # As scripts/run_benchmark.py defines it; the overrides are found in argv.
+  config_flags.DEFINE_config_file("config", None, flag_values=values, lock_config=True,
+                                  sys_argv=argv)
+  values(argv)
+  config = values.config
+  assert (config.ray_address, config.device) == ("auto", "")
+  assert (config.resources.pretrain.num_gpus, config.resources.sweep.num_gpus) == (0.5, 0.25)
+  plan.check_config(config)

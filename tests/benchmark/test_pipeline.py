@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from configs import micro_zoo
-from guidedrec_jax.benchmark import plan, recommend
+from guidedrec_jax.benchmark import plan, quality, recommend
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 # The driver runs in a fresh process, so that what this pytest process imported (other test
@@ -90,6 +90,18 @@ def test_smoke_writes_tables_plots_and_recommendation(smoke):
   assert {"S_logme", "S_lfc", "LR (d,m)", "FM (d,m,S_logme)"} <= set(table2["method"])
   assert {*config.tasks, "mean_pearson", "mean_regret"} <= set(table2.columns)
   assert table2["mean_pearson"].between(-1, 1).all()
+  # The noise ceiling (the smoke re-runs digits with seed 1) sits beside the methods.
+  ceiling = table2.set_index("method").loc[quality.NOISE_METHOD]
+  assert -1 <= ceiling["digits"] <= 1 and pd.isna(ceiling["procedural/counting"])
+  rerun = pd.read_csv(workdir / "noise_ceiling" / "history.csv")
+  assert sorted(rerun["model"]) == sorted(names) and set(rerun["dataset"]) == {"digits"}
+  assert set(rerun["seed"]) == {1} and set(history["seed"]) == {0}
+  history_quality = pd.read_csv(workdir / "history_quality.csv")
+  assert list(history_quality["task"]) == [*sorted(config.tasks), "all tasks"]
+  assert (history_quality["chance"].iloc[:-1].astype(float)
+          == [100 / 10, 100 / 6, 100 / 6]).all()  # digits: 10 classes; counting, texture: 6
+  markdown = (workdir / "table2.md").read_text()
+  assert "History per task" in markdown and "noise_ceiling_pearson" in markdown
   ranking = pd.read_csv(workdir / "recommendation_digits.csv")
   assert sorted(ranking["model"]) == sorted(names)
   assert ranking["predicted_top1"].is_monotonic_decreasing
@@ -113,6 +125,7 @@ def test_rerun_fine_tunes_and_extracts_nothing(smoke):
   events = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
   torch_events = [e for e in events if e["event"] == "torch_stages"]
   assert len(torch_events) == 2 and torch_events[-1]["sweep"]["executed"] == 0
+  assert rerun["noise_rerun"]["executed"] == 0 < first["torch_stages"]["noise_rerun"]["executed"]
 
 
 def test_recommend_applies_constraints(smoke):
