@@ -11,10 +11,9 @@ import pytest
 
 from guidedrec_jax.recommender import evaluate
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from configs import setting1_timm, setting2_timm, setting3_parc
 
-from configs import setting1_timm, setting2_timm, setting3_parc  # noqa: E402
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("module", [setting1_timm, setting2_timm, setting3_parc])
