@@ -9,9 +9,18 @@ Expected: `scores.csv` (dataset, model, score, value; 8 models × 11 scores = 88
 `scores_wide.md`. The planted class signal grows with the model index, and LEEP, NCE, LFC,
 PARC, GBC and NCTI rank synthetic_07_d768 first. LogME as released ranks synthetic_04_d2048
 first (6.43 against ≤ 1.18: with N=1000 < D=2048 its fixed-point evidence is inflated, see
-shared/fixtures/ms/README.md), and H-score saturates at K−1 = 49 when N ≤ D. Measured
-2026-11-26 on the shared 2-core machine (load ≈ 2.5): 3 min 39 s wall, 216 s of it scoring,
-mostly XLA compilation (11 scores × 5 distinct D).
+shared/fixtures/ms/README.md), and H-score saturates at K−1 = 49 when N ≤ D.
+
+Compilation dominates a fresh CPU process, so the persistent compilation cache is on by
+default (`compilation_cache`, see guidedrec_jax/compilation_cache.py) and pad-invariant scores
+share power-of-two D buckets (`pad_dims`). Measured 2026-12-01 on the shared 2-core machine,
+one core (load 9–11 from other work), each a fresh process with a new workdir:
+
+  GUIDEDREC_CACHE=/tmp/w9/cc taskset -c 0 .venv/bin/python scripts/score_zoo.py \
+      --config=configs/score_zoo.py --workdir=/tmp/w9/zoo_cold   # then zoo_warm
+
+  cold cache: 162.4 s wall (158.0 s scoring); warm cache: 21.7 s wall (18.8 s scoring),
+  13 % of the first; identical scores.csv.
 
 Variants (comma-separated after the file name, see configs/common.py:parse_arg):
   smoke                 4 small models (D 64/96, N=240, K=6), 3 scores; a few seconds.
