@@ -113,7 +113,9 @@ def resolve_fields(spec: str, columns: list[str] | pd.Index,
   Args:
     spec: comma-separated tokens: `d`, `m` (their fields whose columns exist, declared
       `extra` fields of the group included), `S` (every `ms_*` column and declared `S`
-      fields), `S_<score>`, or the name of a field of `extra` or `FIELDS`.
+      fields), `S_<score>`, or the name of a field of `extra` or `FIELDS`; a token ending in
+      `?` is optional: skipped where the history lacks its columns (or, for a shared field,
+      its owner field).
     columns: the history table's columns.
     extra: declared fields of this history (`extra_fields`); a name shared with `FIELDS`
       takes the declared meaning.
@@ -128,7 +130,16 @@ def resolve_fields(spec: str, columns: list[str] | pd.Index,
   if not tokens:
     raise ValueError(f"spec must name at least one field, got {spec!r}")
   fields: list[Field] = []
+  optional: set[str] = set()
   for token in tokens:
+    if token.endswith("?"):  # optional: left out where the history lacks its columns
+      try:
+        chosen = resolve_fields(token[:-1], columns, extra)
+      except ValueError:
+        continue
+      optional |= {f.name for f in chosen}
+      fields += [f for f in chosen if f not in fields]
+      continue
     if token in GROUP_FIELDS:
       chosen = [declared.get(n, FIELDS[n]) for n in GROUP_FIELDS[token]
                 if declared.get(n, FIELDS[n]).column in columns]
@@ -150,7 +161,9 @@ def resolve_fields(spec: str, columns: list[str] | pd.Index,
         if column is not None and column not in columns:
           raise ValueError(f"spec token {token!r}: the history has no column {column!r}")
     fields += [f for f in chosen if f not in fields]
-  return tuple(fields)
+  names = {f.name for f in fields}
+  return tuple(f for f in fields
+               if not (f.name in optional and f.shared_with and f.shared_with not in names))
 
 
 D_INTERACTIONS = ("all", "id_only")

@@ -150,7 +150,7 @@ def default_selection_config() -> ml_collections.ConfigDict:
   """The `selection` block of an evaluation config: what `build_selected` reads."""
   return ml_collections.ConfigDict(dict(
       models=(),                # kinds (lr / fm / ffm / ridge) to add a selected method for
-      fields="d,m",             # field set of the selected methods
+      fields="d,m",             # field set of the selected methods ("label=spec" allowed)
       metric="pearson",         # SELECT_METRICS: what the inner cross-validation maximises
       inner_folds=3,            # folds of models when train has < 3 datasets (setting 1)
       max_inner_folds=4,        # inner leave-one-dataset-out over at most this many; 0 = all
@@ -174,9 +174,11 @@ def build_selected(selection: ml_collections.ConfigDict, train: dict[str, Any],
     extra_fields: declared columns (name -> "<kind>:<group>[:log]") of the history.
   """
   grid = selection.grid.to_dict()
+  label, eq, spec = selection.fields.partition("=")  # "label=spec" names a long field set
+  label, spec = (label, spec) if eq else (selection.fields, selection.fields)
   out = []
   for kind in selection.models:
-    base = {"model": kind, "fields": selection.fields, "train": dict(train),
+    base = {"model": kind, "fields": spec, "train": dict(train),
             "num_seeds": int(selection.num_seeds), "name": kind.upper(),
             "extra_fields": dict(extra_fields or {})}
     if kind == "ridge":  # ridge has no training loop: its grid is target × score_norm × l2
@@ -187,7 +189,7 @@ def build_selected(selection: ml_collections.ConfigDict, train: dict[str, Any],
     else:
       blocks = grid_blocks(base, grid)
     candidates = [methods.method_from_config(b, seed=seed) for b in blocks]
-    out.append(SelectedMethod(f"{kind.upper()} ({selection.fields}) selected", candidates,
+    out.append(SelectedMethod(f"{kind.upper()} ({label}) selected", candidates,
                               selection.metric, int(selection.inner_folds), seed,
                               int(selection.max_inner_folds)))
   return out

@@ -11,12 +11,12 @@ import pytest
 
 from guidedrec_jax.recommender import evaluate
 
-from configs import setting1_timm, setting2_timm, setting3_parc
+from configs import setting1_timm, setting2_timm, setting3, setting3_parc
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("module", [setting1_timm, setting2_timm, setting3_parc])
+@pytest.mark.parametrize("module", [setting1_timm, setting2_timm, setting3_parc, setting3])
 @pytest.mark.parametrize("arg", [None, "smoke"])
 def test_configs_declare_what_evaluate_reads(module, arg):
   config = module.get_config(arg)
@@ -87,3 +87,34 @@ def test_difficulty_comes_from_a_fixed_models_score(tmp_path):
   loaded = evaluate.load_configured_history(cfg)
   np.testing.assert_array_equal(loaded["difficulty"], [-1.0, -1.0, -2.0, -2.0])
   assert "ms_leep" in loaded.columns
+
+
+def test_setting3_on_any_csv_with_declared_fields_and_wide_scores(tmp_path):
+  """configs/setting3.py as a user runs it: a minimal 0-1 CSV, one declared column, repeats."""
+  rng = np.random.default_rng(1)
+  quality = rng.normal(size=8)
+  rows = [{"dataset": f"d{d}", "model": f"m{m}", "acc": 0.6 + 0.05 * quality[m] + 0.1 * d,
+           "depth": 10 + m} for d in range(3) for m in range(8)]
+  history = pd.DataFrame(rows + [dict(rows[0], acc=0.1)])  # a repeated, worse run
+  history.to_csv(tmp_path / "h.csv", index=False)
+  wide = history[["dataset", "model"]].assign(myscore=[quality[int(m[1:])] for m in
+                                                       history["model"]]).drop_duplicates()
+  wide.to_csv(tmp_path / "s.csv", index=False)
+  workdir = tmp_path / "run"
+  common = [sys.executable, "scripts/evaluate.py", "--config=configs/setting3.py:smoke",
+            f"--workdir={workdir}", f"--config.history.path={tmp_path / 'h.csv'}",
+            "--config.history.top1_column=acc", "--config.history.fields=depth=numeric:m:log",
+            f"--config.history.scores_path={tmp_path / 's.csv'}"]
+  refused = subprocess.run(common, cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert refused.returncode != 0 and "top1_scale=1" in refused.stderr
+  result = subprocess.run(common + ["--config.history.top1_scale=1",
+                                    "--config.history.duplicates=max"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  summary = pd.read_csv(workdir / "summary.csv").set_index("method")
+  assert {"model mean (train)", "S_myscore", "ridge (d,m,S)", "trees (d,m,S)",
+          "FM (d,m,S) selected"} <= set(summary.index)
+  assert summary.loc["S_myscore", "pearson_mean"] > 0.99
+  records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+  chosen = [r for r in records if r["event"] == "selection"]
+  assert len(chosen) == 2 and all(len(r["train_datasets"]) == 2 for r in chosen)

@@ -176,3 +176,17 @@ def test_shared_field_reads_the_target_among_the_sources():
   assert unseen.values[0, 2] == 0.0  # a target never seen as a source: unknown
   with pytest.raises(ValueError, match="shared_with"):
     features.FeatureEncoder((features.FIELDS["target_as_source"],))
+
+
+def test_optional_tokens_are_skipped_where_columns_are_missing():
+  columns = _frame().columns
+  names = [f.name for f in features.resolve_fields("m,target_as_source?,source_data?", columns)]
+  assert "target_as_source" not in names and "source_data" not in names
+  with_source = list(columns) + ["source_data"]
+  names = [f.name for f in features.resolve_fields("m,source_data?,target_as_source?",
+                                                   with_source)]
+  assert names[-2:] == ["source_data", "target_as_source"]
+  names = [f.name for f in features.resolve_fields("m,target_as_source?", with_source)]
+  assert "target_as_source" not in names  # its owner field is not in the set
+  with pytest.raises(ValueError, match="source_data"):
+    features.resolve_fields("m,source_data", columns)
