@@ -96,11 +96,20 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   ev.history.difficulty_model = "mobilenetv2_100@32"
   ev.baselines = ("params_m", "gmacs")
   ev.history_mean_baseline = True  # a model's mean accuracy on the training tasks
-  ev.ridge_field_sets = ()
+  ev.ridge_field_sets = ("d,m,S",)   # baselines on the same encoded fields (issue 11)
+  ev.tree_field_sets = ("d,m,S",)
   ev.models = ("lr", "fm", "ffm")
   ev.field_sets = ("d,m", "d,m,S_logme", "d,m,S")
   ev.train.update(dict(optimizer="adam", learning_rate=0.01, l2=1e-3, rank=4, batch_size=32,
                        epochs=200, patience=20))
+  # FM whose target, score normalisation, descriptor interactions and L2 are picked by an
+  # inner leave-one-task-out on each outer fold's training tasks (recommender/selection.py).
+  ev.selection.models = ("fm",)
+  ev.selection.fields = "d,m,S"
+  ev.selection.num_seeds = 3
+  ev.selection.grid = ml_collections.ConfigDict(dict(
+      target=("dataset_z",), score_norm=("global_z", "dataset_z"),
+      d_interactions=("all", "id_only"), train=dict(l2=(1e-3, 1e-1), patience=(0,))))
 
   config.recommend = ml_collections.ConfigDict(dict(
       task="procedural/counting",  # the held-out task to rank the zoo for
@@ -139,6 +148,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     ev.models = ("lr", "fm")
     ev.field_sets = ("d,m", "d,m,S_logme")
     ev.train.update(dict(epochs=30, patience=5))
+    ev.selection.models = ()  # the smoke run keeps ridge and trees, not the nested grid
     config.recommend.task = "digits"
     config.recommender.method.train.update(dict(epochs=30, patience=5))
     config.recommender.seeds = (0, 1, 2)
