@@ -22,26 +22,33 @@ from configs.common import parse_arg
 from guidedrec_jax.recommender import evaluate
 
 CROSSES = "d,m+x=d,m,family_x_params,family_x_gmacs,family_x_input_size,domain_x_params"
+# Size bands (training-quantile bins of params / GMACs / input size) and the crosses: a
+# nonlinear size effect per family; chosen on development splits 100-109, not the reported.
+BANDS = ("d,m+b+x=d,m,params_bin,gmacs_bin,input_size_bin,family_x_params,family_x_gmacs,"
+         "family_x_input_size,domain_x_params")
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  args = parse_arg(arg, smoke=False)
+  args = parse_arg(arg, smoke=False, snapshot="2022-07-27")
   config = evaluate.default_config()
   config.protocol = "setting1"
   config.history.source = "timm"
-  config.history.snapshot = "2022-07-27"
+  config.history.snapshot = args.snapshot
   config.history.datasets = ("imagenet",)
   config.history.pretrain_domains = ("in1k", "in21k")
   config.setting1.dataset = "imagenet"
   config.setting1.repeats = 10
   config.baselines = ("params_m", "gmacs")
-  config.ridge_field_sets = ("d,m", CROSSES)
-  config.models = ("lr", "fm", "ffm")
-  config.field_sets = ("d,m",)
+  config.ridge_field_sets = ("d,m", CROSSES, BANDS)
+  config.tree_field_sets = ("d,m",)
+  config.models = ("fm", "ffm")
+  config.field_sets = ("d,m", BANDS)
+  config.ensemble_seeds = 3            # FM / FFM: mean of 3 training seeds
   config.train.update(dict(optimizer="adam", learning_rate=0.01, l2=1e-3, rank=8, batch_size=64,
                            epochs=300, patience=20))
   if args.smoke:
     config.setting1.repeats = 2
     config.train.epochs = 5
     config.models = ("fm",)
+    config.ensemble_seeds = 1
   return config

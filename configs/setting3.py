@@ -77,6 +77,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   sel.metric = "pearson"
   sel.max_inner_folds = 3
   sel.num_seeds = 3
+  sel.with_linear = True
   sel.grid = ml_collections.ConfigDict(dict(
       target=("dataset_z",), score_norm=("dataset_z",), d_interactions=("all", "id_only"),
       train=dict(l2=(1e-2, 1e-1))))

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from sklearn import ensemble
 
+from guidedrec_jax.history import generic
 from guidedrec_jax.recommender import features, fitted, methods, metrics
 from guidedrec_jax.recommender.preprocess import Preprocess
 
@@ -155,6 +156,7 @@ def default_selection_config() -> ml_collections.ConfigDict:
       inner_folds=3,            # folds of models when train has < 3 datasets (setting 1)
       max_inner_folds=4,        # inner leave-one-dataset-out over at most this many; 0 = all
       num_seeds=1,              # ensemble members of the chosen configuration
+      with_linear=False,        # also let the inner folds pick the model mean or ridge
       # The grid: method-config key -> candidate values; train -> {train key -> values}.
       grid=ml_collections.ConfigDict(dict(
           target=("dataset_z",), score_norm=("dataset_z",), d_interactions=("all", "id_only"),
@@ -189,6 +191,14 @@ def build_selected(selection: ml_collections.ConfigDict, train: dict[str, Any],
     else:
       blocks = grid_blocks(base, grid)
     candidates = [methods.method_from_config(b, seed=seed) for b in blocks]
+    if selection.with_linear:
+      # Linear fall-backs the inner folds may prefer: the model mean (ridge on the model ID
+      # alone on within-dataset z-scores: each model's mean z-score, shrunk a little) and
+      # ridge on the same fields.
+      candidates += [
+          methods.RidgeMethod("model mean (ridge)", "model_id", 1e-3, "dataset_z", "dataset_z"),
+          methods.RidgeMethod("ridge", spec, 1.0, "dataset_z", "dataset_z",
+                              generic.declared_fields(extra_fields or {}))]
     out.append(SelectedMethod(f"{kind.upper()} ({label}) selected", candidates,
                               selection.metric, int(selection.inner_folds), seed,
                               int(selection.max_inner_folds)))

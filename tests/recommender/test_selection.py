@@ -72,6 +72,14 @@ def test_grid_blocks_and_build_selected():
   assert [c.name for c in chosen] == ["FM (d,m) selected", "RIDGE (d,m) selected"]
   assert len(chosen[0].candidates) == 8 and chosen[0].candidates[0].config.seed == 3
   assert {c.l2 for c in chosen[1].candidates} == {0.1, 1.0, 10.0}
+  config.with_linear = True
+  linear = selection.build_selected(config, {"epochs": 2}, seed=3)[0].candidates[-2:]
+  history = _history()
+  mean = protocols.HistoryMeanBaseline().fit_predict(history[history.dataset != "d0"],
+                                                     history[history.dataset == "d0"])
+  ridge_mean = linear[0].fit_predict(history[history.dataset != "d0"],
+                                     history[history.dataset == "d0"])
+  np.testing.assert_allclose(ridge_mean, mean, atol=1e-3)  # the model mean, as a Fitted
   with pytest.raises(ValueError, match="metric"):
     selection.SelectedMethod("x", chosen[0].candidates, metric="r2")
 
