@@ -68,9 +68,11 @@ def nce_core(features: jax.Array | None, labels: jax.Array, num_classes: int,
   del features
   dtype = jax.dtypes.canonicalize_dtype(jnp.float64)
   source_labels = jnp.argmax(source_probs, axis=1)  # [N]
-  onehot_target = jax.nn.one_hot(labels, num_classes, dtype=dtype)  # [N, K]
-  onehot_source = jax.nn.one_hot(source_labels, source_probs.shape[1], dtype=dtype)  # [N, Cs]
-  joint = onehot_target.T @ onehot_source / labels.shape[0]  # [K, Cs]
+  # The joint histogram by N scatter-adds of one (exact integer counts), not the N·K·Cs GEMM
+  # of two one-hot matrices: the argmax's read of [N, Cs] is then NCE's only O(N·Cs) work.
+  counts = jnp.zeros((num_classes, source_probs.shape[1]), dtype)
+  counts = counts.at[labels, source_labels].add(1.0)
+  joint = counts / labels.shape[0]  # [K, Cs]
   conditional = _conditional_target_given_source(joint)
   # 0·log 0 = 0; tllib adds 1e-20 inside the log instead, which changes nothing at 1e-15.
   return jnp.sum(jnp.where(joint > 0, joint * jnp.log(jnp.where(joint > 0, conditional, 1.0)),

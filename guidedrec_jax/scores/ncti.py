@@ -123,21 +123,44 @@ def _lda_eigen(z, onehot, counts, means, max_components, shrinkage):
   return z @ directions[:, :max_components], linalg.lda_logits(z, means, counts, coef)
 
 
-def _nuclear_norms_per_class(probs: jax.Array, onehot: jax.Array) -> jax.Array:
-  """Σ_c ‖probs[y == c]‖_* via the K×K Gram of each class's rows."""
-  def class_norm(mask):  # mask [N]
-    gram = (probs * mask[:, None]).T @ probs  # [K, K]
+def prepare_labels(labels: np.ndarray, num_classes: int) -> dict[str, np.ndarray]:
+  """`ScoreSpec.prepare_labels`: {"class_rows": int32 [K, n_max]}, each class's row indices,
+  padded with N (a zero row appended in the core); n_max is the largest class size."""
+  order = np.argsort(labels, kind="stable")
+  counts = np.bincount(labels, minlength=num_classes)
+  rows = np.full((num_classes, counts.max()), labels.shape[0], np.int32)
+  starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+  for label in range(num_classes):
+    rows[label, :counts[label]] = order[starts[label]:starts[label] + counts[label]]
+  return {"class_rows": rows}
+
+
+def _nuclear_norms_per_class(probs: jax.Array, class_rows: jax.Array) -> jax.Array:
+  """Σ_c ‖probs[y == c]‖_*, from each class's own rows (`prepare_labels`).
+
+  Gathering the n_c rows of each class (zero rows pad to n_max and add zero singular values)
+  costs Σ_c n_c·K² for the Grams instead of K·N·K² for masked full-N Grams, and each
+  eigendecomposition is min(n_max, K)-sized.
+  """
+  padded = jnp.concatenate([probs, jnp.zeros((1, probs.shape[1]), probs.dtype)])
+  blocks = padded[class_rows]  # [K, n_max, Kp]
+
+  def class_norm(block):  # [n_max, Kp]
+    gram = block @ block.T if block.shape[0] <= block.shape[1] else block.T @ block
     return jnp.sum(jnp.sqrt(jnp.maximum(jnp.linalg.eigvalsh(gram), 0.0)))
   # A loop, not a batched eigvalsh: jaxlib's batched LAPACK can deadlock on CPU (see zoo.py).
-  return jnp.sum(jax.lax.map(class_norm, onehot.T))
+  return jnp.sum(jax.lax.map(class_norm, blocks))
 
 
-def ncti_components_core(features, labels, num_classes, source_probs=None, test_matrix=None
-                          ) -> jax.Array:
+def ncti_components_core(features, labels, num_classes, source_probs=None, test_matrix=None,
+                          class_rows=None) -> jax.Array:
   """[S_ncc, S_seli, S_vc] of one model (unchecked; see the module docstring).
 
-  `source_probs` is unused (the registry contract); `test_matrix` comes from `prepare`.
+  `source_probs` is unused (the registry contract); `test_matrix` comes from `prepare` and
+  `class_rows` (required) from `prepare_labels`.
   """
+  if class_rows is None:
+    raise ValueError("class_rows is required: pass prepare_labels(labels, K)['class_rows']")
   del source_probs
   x = features.astype(jax.dtypes.canonicalize_dtype(jnp.float64))
   z, variances = _pca_projection(x, test_matrix)  # [N, 64], [64]
@@ -146,30 +169,33 @@ def ncti_components_core(features, labels, num_classes, source_probs=None, test_
   means = (onehot.T @ z) / counts[:, None]  # [K, 64]
   max_components = min(num_classes - 1, PCA_DIMS)
   shrinkage = jnp.maximum(jnp.exp(-jnp.sum(variances[: PCA_DIMS // 2])), _MIN_SHRINKAGE)
-  svd_proj, svd_logits = _lda_svd(z, onehot, counts, means, max_components)
-  eig_proj, eig_logits = _lda_eigen(z, onehot, counts, means, max_components, shrinkage)
-  use_eigen = shrinkage > _MIN_SHRINKAGE
-  projection = jnp.where(use_eigen, eig_proj, svd_proj)
-  probs = jax.nn.softmax(jnp.where(use_eigen, eig_logits, svd_logits), axis=1)
+  # One solver runs (a cond, not both and a select), as sklearn picks one.
+  projection, logits = jax.lax.cond(
+      shrinkage > _MIN_SHRINKAGE,
+      lambda: _lda_eigen(z, onehot, counts, means, max_components, shrinkage),
+      lambda: _lda_svd(z, onehot, counts, means, max_components))
+  probs = jax.nn.softmax(logits, axis=1)
   seli = jnp.sum(jnp.linalg.svd(projection - projection.mean(axis=0), compute_uv=False))
   ncc = jnp.mean(jnp.sum(probs * onehot, axis=1))
-  vc = jnp.log(_nuclear_norms_per_class(probs, onehot))
+  vc = jnp.log(_nuclear_norms_per_class(probs, class_rows))
   return jnp.stack([ncc, seli, vc])
 
 
 def _component_core(index: int):
-  def core(features, labels, num_classes, source_probs=None, test_matrix=None):
+  def core(features, labels, num_classes, source_probs=None, test_matrix=None, class_rows=None):
     del source_probs
-    return ncti_components_core(features, labels, num_classes, test_matrix=test_matrix)[index]
+    return ncti_components_core(features, labels, num_classes, test_matrix=test_matrix,
+                                class_rows=class_rows)[index]
   return core
 
 
 for _index, _name in enumerate(COMPONENTS):
   registry.register(registry.ScoreSpec(
-      name=_name, core=_component_core(_index), prepare=prepare,
+      name=_name, core=_component_core(_index), prepare=prepare, prepare_labels=prepare_labels,
       higher_is_better=_name != "ncti_vc"))
 
-_ALL = registry.ScoreSpec(name="ncti_components", core=ncti_components_core, prepare=prepare)
+_ALL = registry.ScoreSpec(name="ncti_components", core=ncti_components_core, prepare=prepare,
+                          prepare_labels=prepare_labels)
 
 
 def ncti_components(features, labels) -> dict[str, float]:
