@@ -30,7 +30,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from guidedrec_jax import io  # noqa: E402
-from guidedrec_jax.benchmark import guided, plan, recommender_run, user_dataset  # noqa: E402
+from guidedrec_jax.benchmark import (guided, guided_loop, plan, recommender_run,  # noqa: E402
+                                     user_dataset)
 from guidedrec_jax.history import schema  # noqa: E402
 from guidedrec_jax.recommender import saved as saved_lib  # noqa: E402
 
@@ -188,6 +189,14 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
   top = settings["finetune_top"]
   if not (isinstance(top, int) and not isinstance(top, bool) and top >= 0):
     raise ValueError(f"finetune_top must be an int >= 0, got {top!r}")
+  if top and recommender_dir is not None:
+    raise ValueError("finetune_top updates the run's own recommender: leave recommender unset")
   result = recommend_dataset(config, workdir, overrides, recommender_dir)
   result["report"] = report(result)
+  if top:
+    workdir = pathlib.Path(workdir)
+    loop = guided_loop.finetune_top(config, workdir, result["user"], result["table"], top)
+    retrained = guided_loop.refresh_recommender(config, workdir)
+    result.update(guided=loop, retrained=retrained)
+    result["report"] += "\n\n" + guided_loop.report(loop, retrained)
   return result

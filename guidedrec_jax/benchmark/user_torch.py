@@ -10,8 +10,8 @@
   `zoo.extract_features` the benchmark uses (a repeated request builds each model once to
   check its cache, and runs no forward pass);
 * `"finetune"`: the benchmark's HPO sweep (`finetune.run_sweep`) of the named models on the
-  user's dataset, through the sweep's executor; its `jobs.jsonl` makes it exactly-once and
-  resumable after a kill.
+  user's dataset, through the benchmark sweep's executor (`executor_from_config(config,
+  "sweep")`); its `jobs.jsonl` makes it exactly-once and resumable after a kill.
 
 Every request names the run's zoo manifest, re-registered here and in each worker, so the
 models pre-trained by the benchmark are known. Never imports JAX.
@@ -31,7 +31,7 @@ import torch
 from guidedrec_jax import io
 from guidedrec_jax.benchmark import user_dataset
 from guidedrec_jax.data import probe_set
-from guidedrec_jax.distributed import ProcessExecutor, make_executor
+from guidedrec_jax.distributed import ProcessExecutor, executor_from_config
 from guidedrec_jax.finetune import hpo_grid, run_sweep, zoo_model_info
 from guidedrec_jax.zoo import (ModelSpec, create_model, extract_features, feature_cache_path,
                                model_columns, register_model)
@@ -85,14 +85,16 @@ def run_finetune(request: dict[str, Any]) -> dict[str, Any]:
   sweep = request["sweep"]
   grid = hpo_grid(sweep["lrs"], sweep["weight_decays"], sweep["epochs"], sweep["batch_size"],
                   sweep["optimizer"], sweep["augment"])
-  executor = make_executor(request["ray_address"], local_workers=request["num_workers"])
+  config = request["config"]
+  # The benchmark sweep's own executor: the same processes, or the same Ray cluster.
+  executor = executor_from_config(config, "sweep", local_workers=config["num_workers"])
   with executor:
     summary = run_sweep({dataset.name: dataset},
                         [zoo_model_info(m) for m in request["models"]],
                         functools.partial(model_factory, request["manifest"]), grid,
                         request["sweep_dir"], num_train=request["num_train"],
                         num_val=request["num_val"], seed=request["seed"],
-                        executor=executor, device=request["device"] or None)
+                        executor=executor, device=config["device"] or None)
   return {"planned": summary.planned, "skipped": summary.skipped,
           "executed": summary.executed, "rows": summary.rows,
           "history": str(summary.history_path)}

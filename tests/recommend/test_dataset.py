@@ -1,13 +1,21 @@
 """`recommend.py --dataset` end to end on a folder of generated PNGs, and its bad inputs.
 
-One small benchmark run (the smoke config without pre-training: 3 models, 3 tasks, 9
-fine-tuning jobs) gives the zoo, the feature cache and the history; the test trains the
-saved recommender on it, then recommends for a folder nobody fine-tuned on.
+The run is the smoke config's zoo without pre-training (mobilenetv2_100@32, lcnet_050,
+regnetx_002) with a smoke-shaped history written here (3 tasks; planted accuracies and
+scores in the files a benchmark run writes: the benchmark itself is tested in
+tests/benchmark, and running it here would double this file's time); the test trains the
+saved recommender on it, then recommends for a folder nobody fine-tuned on, with real
+feature extraction, scoring and fine-tuning in the torch child.
 """
 
 import json
+import os
 import pathlib
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pandas as pd
@@ -15,8 +23,8 @@ import pytest
 from PIL import Image
 
 from configs import micro_zoo
-from guidedrec_jax.benchmark import (guided, pipeline, recommend_dataset, recommender_run,
-                                     user_dataset)
+from guidedrec_jax import io
+from guidedrec_jax.benchmark import guided, recommend_dataset, recommender_run, user_dataset
 
 
 def small_config():
@@ -39,14 +47,40 @@ def write_folder(root: pathlib.Path, per_class=(10, 10, 10), broken: int = 0) ->
   return root
 
 
+ZOO = {"mobilenetv2_100@32": ("mobilenet", "in1k", 2.2, 0.006),
+       "lcnet_050": ("lcnet", "random", 0.6, 0.001),
+       "regnetx_002": ("regnet", "random", 2.3, 0.004)}
+
+
+def write_run(config, workdir: pathlib.Path) -> None:
+  """The files of a finished smoke run that --dataset reads: manifest, history, scores."""
+  io.write_json_atomic(workdir / guided.MANIFEST, [dict(
+      name="mobilenetv2_100@32", architecture="mobilenetv2_100", family="mobilenet",
+      pretrain_domain="in1k", weights="timm", input_size=32, num_source_classes=1000,
+      timm_kwargs={})])
+  rng = np.random.default_rng(0)
+  history, scores = [], []
+  for t, task in enumerate(config.tasks):
+    for m, (model, (family, domain, params, gmacs)) in enumerate(ZOO.items()):
+      quality = 1.0 - m / len(ZOO)
+      history.append(dict(dataset=task, model=model, top1=20 + 10 * t + 30 * quality
+                          + rng.normal(), num_train=96, num_classes=10 - 2 * t,
+                          family=family, input_size=32, params_m=params, gmacs=gmacs,
+                          pretrain_domain=domain))
+      scores += [dict(dataset=task, model=model, score="logme", value=quality - t),
+                 dict(dataset=task, model=model, score="lfc", value=rng.random())]
+  (workdir / "sweep").mkdir(parents=True)
+  pd.DataFrame(history).to_csv(workdir / "sweep" / "history.csv", index=False)
+  pd.DataFrame(scores).to_csv(workdir / "scores.csv", index=False)
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-  """(config, workdir): a finished small benchmark run with its saved recommender."""
+  """(config, workdir): a smoke-shaped finished run with its saved recommender."""
   workdir = tmp_path_factory.mktemp("run")
   config = small_config()
-  pipeline.run_benchmark(config, workdir)
-  if not (workdir / recommender_run.DIRECTORY / "recommender.json").exists():
-    recommender_run.train_for_run(config, workdir)
+  write_run(config, workdir)
+  recommender_run.train_for_run(config, workdir)
   return config, workdir
 
 
@@ -162,3 +196,62 @@ def test_dataset_key_is_stable_and_separate_from_tasks(tmp_path):
   assert a == user_dataset.dataset_key(f"folder:{tmp_path}/")
   assert a.startswith("user/") and a != user_dataset.dataset_key(f"folder:{tmp_path}/x")
   assert user_dataset.dataset_key("digits") == "user/digits"
+
+
+def test_finetune_top_one_appends_one_row_and_retrains(run, first_and_second):
+  config, workdir = run
+  spec = first_and_second[0]["user"].spec
+  before = recommender_run.load_for_config(config, workdir).meta["fingerprint"]
+  first = recommend_dataset.run(config, workdir, {"dataset": spec, "finetune_top": 1})
+  folder = guided.user_dir(workdir, first["user"].name) / "sweep"
+  history = pd.read_csv(folder / "history.csv")
+  top = first["table"]["model"].iloc[0]
+  assert history["model"].tolist() == [top] and history["dataset"].tolist() == [
+      first["user"].name]
+  assert first["guided"]["executed"] == 1 and first["retrained"]
+  measured = first["guided"]["measured"]
+  assert measured["model"].tolist() == [top] and np.isfinite(measured["measured_top1"]).all()
+  assert "measured_top1" in first["report"]
+  after = recommender_run.load_for_config(config, workdir).meta
+  assert after["fingerprint"] != before and first["user"].name in after["datasets"]
+  # The retrained recommender may rank another model first: ask for the same one again.
+  again = recommend_dataset.run(config, workdir, {"dataset": spec, "finetune_top": 1,
+                                                  "models": (top,)})
+  assert again["guided"]["executed"] == 0 and not again["retrained"]
+  assert len(pd.read_csv(folder / "history.csv")) == 1
+  assert len((folder / "jobs.jsonl").read_text().splitlines()) == 1
+
+
+def test_killed_guided_sweep_resumes_without_duplicates(run, first_and_second, tmp_path):
+  """The torch child killed after its first logged job; a rerun completes the rest once."""
+  config, workdir = run
+  user = first_and_second[0]["user"]
+  sweep_dir = tmp_path / "sweep"
+  request = {"mode": "finetune", "dataset": user_dataset.to_plan(user, config.seed),
+             "models": list(first_and_second[0]["table"]["model"]),
+             "manifest": str(guided.manifest_path(workdir)), "sweep": config.sweep.to_dict(),
+             "sweep_dir": str(sweep_dir), "num_train": 20, "num_val": 8, "seed": 0,
+             "config": {**config.to_dict(), "num_workers": 1},  # one job at a time
+             "result": str(tmp_path / "result.json")}
+  (tmp_path / "request.json").write_text(json.dumps(request))
+  env = {**os.environ, "PYTHONPATH": str(pathlib.Path(__file__).resolve().parents[2])}
+  child = subprocess.Popen([sys.executable, "-m", guided.CHILD, str(tmp_path / "request.json")],
+                           env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+  jobs = sweep_dir / "jobs.jsonl"
+  deadline = time.monotonic() + 240
+  while child.poll() is None and time.monotonic() < deadline:
+    if jobs.exists() and jobs.read_text().count("\n") >= 1:
+      os.killpg(child.pid, signal.SIGKILL)
+      break
+    time.sleep(0.02)
+  child.wait()
+  logged = jobs.read_text().count("\n")
+  assert 1 <= logged < 3, "the child was not killed mid-way"
+  guided.run_child({k: v for k, v in request.items() if k != "result"}, tmp_path)
+  result = json.loads((tmp_path / "finetune_result.json").read_text())
+  assert result["executed"] == 3 - logged and result["skipped"] == logged
+  keys = [json.loads(line)["job_key"] for line in jobs.read_text().splitlines()]
+  assert len(keys) == 3 == len(set(keys))
+  history = pd.read_csv(sweep_dir / "history.csv")
+  assert sorted(history["model"]) == sorted(request["models"])
