@@ -66,7 +66,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       imagenet=IMAGENET,          # offline ImageNet weights, registered as <arch>@<size>
       imagenet_input_size=32,     # their input side here (CPU budget), recorded in the history
       random=RANDOM,              # registered random-init zoo models (zoo.MICRO_ZOO names)
+      # architecture -> family of `imagenet` entries the zoo registry does not know
+      families=ml_collections.ConfigDict(),
   ))
+  config.tfds_mock_examples = 0   # > 0: TFDS tasks read tfds.testing.mock_data (smoke tests)
   config.pretrain = ml_collections.ConfigDict(dict(
       models=PRETRAIN,            # (architecture zoo name, source task) -> <arch>.<source>
       num_train=1600, num_val=400, epochs=3, lr=0.05, weight_decay=5e-4, batch_size=64,

@@ -59,6 +59,12 @@ def check_config(config: Any) -> None:
   _names(zoo["imagenet"], "config.zoo.imagenet", allow_empty=True)
   _names(zoo["random"], "config.zoo.random", allow_empty=True)
   _positive_int(zoo["imagenet_input_size"], "config.zoo.imagenet_input_size")
+  if not all(isinstance(v, str) and v for v in zoo["families"].values()):
+    raise ValueError(f"config.zoo.families must map architectures to family names, got "
+                     f"{dict(zoo['families'])!r}")
+  mock = config["tfds_mock_examples"]
+  if not isinstance(mock, int) or isinstance(mock, bool) or mock < 0:
+    raise ValueError(f"config.tfds_mock_examples must be an int >= 0, got {mock!r}")
   for entry in pretrain["models"]:
     if len(entry) != 2 or not all(isinstance(e, str) and e for e in entry):
       raise ValueError(f"config.pretrain.models entries must be (architecture, source) pairs, "

@@ -32,6 +32,7 @@ import sys
 import time
 from typing import Any
 
+import numpy as np
 import torch
 
 import guidedrec_jax
@@ -135,8 +136,10 @@ def _manifest_entries(config: dict[str, Any],
   """`ModelSpec` fields of the models this run adds: ImageNet ones at the configured size,
   then the pre-trained-here ones (the source head's size comes from their training record)."""
   size = config["zoo"]["imagenet_input_size"]
+  families = config["zoo"]["families"]
   entries = [dict(name=plan.imagenet_name(arch, size), architecture=arch,
-                  family=get_spec(arch).family, pretrain_domain="in1k", weights="timm",
+                  family=families.get(arch) or get_spec(arch).family, pretrain_domain="in1k",
+                  weights="timm",
                   input_size=size, num_source_classes=1000, timm_kwargs={})
              for arch in config["zoo"]["imagenet"]]
   for job, record in pretrained.items():
@@ -172,11 +175,25 @@ def _pretrain(config: dict[str, Any], workdir: pathlib.Path, pool: Executor
 
 
 def _task_data(config: dict[str, Any]) -> dict[str, Any]:
-  """Each task's training split, subsampled to what the sweep and the probe set use."""
-  sweep = config["sweep"]
-  return {task: load_dataset(task, "train", seed=config["seed"],
-                             max_examples=sweep["num_train"] + sweep["num_val"])
-          for task in config["tasks"]}
+  """Each task's training split, subsampled to what the sweep and the probe set use.
+
+  With `config.tfds_mock_examples` > 0, TFDS tasks read TFDS's generated mock data
+  (`tfds.testing.mock_data`, random images and labels: plumbing checks only), materialised
+  here because the mock exists only inside this call.
+  """
+  sweep, mock = config["sweep"], config["tfds_mock_examples"]
+  context = contextlib.nullcontext()
+  if mock:
+    import tensorflow_datasets as tfds  # only for mock runs
+    context = tfds.testing.mock_data(num_examples=mock)
+  with context:
+    data = {task: load_dataset(task, "train", seed=config["seed"],
+                               max_examples=sweep["num_train"] + sweep["num_val"])
+            for task in config["tasks"]}
+    if mock:
+      data = {t: d.replace(images=np.asarray(d.images[np.arange(len(d))]))
+              for t, d in data.items()}
+  return data
 
 
 def extract_one(job: tuple[str, str], context: dict[str, Any]) -> bool:
