@@ -1,19 +1,27 @@
-"""Setting 1 on the 2022-07-27 timm history: unseen models on ImageNet, 10 random 80/20 splits.
+"""Setting 1 on a timm history: unseen models on ImageNet, 10 random 80/20 splits.
 
-420 models (timm's in1k + in21k metadata tags, as the paper's zoo); meta features only (`d,m`:
-model ID, family, pre-training domain, log params, log GMACs, log input size). Command:
+420 models of the 2022-07-27 snapshot (timm's in1k + in21k metadata tags, as the paper's
+zoo); meta features only. `d,m`: model ID, family, pre-training domain, log params, log
+GMACs, log input size; `d,m+x` adds family / domain x size crosses; `d,m+b+x` adds 8
+training-quantile size bands of params, GMACs and input size (features `binned` fields) to
+`d,m+x`. FM / FFM predict the mean of 3 training seeds. Command:
 
   .venv/bin/python scripts/evaluate.py --config=configs/setting1_timm.py \
       --workdir=/tmp/eval/setting1_timm
 
-Expected (mean ± std over the 10 splits, seeds 0–9; measured on the shared, loaded 2-core
-CPU box in ≈ 150 s; hyper-parameters chosen on splits 100–104, not on these):
-  Pearson: LR (d,m) 0.829 ± 0.048, FM (d,m) 0.884 ± 0.030, FFM (d,m) 0.892 ± 0.035;
-  ridge (d,m) 0.850 ± 0.044, ridge (d,m+x: family / domain x size crosses) 0.873 ± 0.047;
-  raw params 0.409 ± 0.108, raw GMACs 0.438 ± 0.065. The paper: LR 0.53 ± 0.07, FM
-  0.54 ± 0.06. Spearman: FM 0.865, FFM 0.876. Top-1 regret (points): FM 1.04, FFM 1.68,
-  ridge (d,m+x) 0.62, GMACs 1.04.
-`--config=configs/setting1_timm.py:smoke` runs 2 splits, FM only, 5 epochs.
+Measured (mean ± std over the 10 splits, seeds 0–9; shared 2-core CPU box, load 12–14,
+587 s; hyper-parameters and the size bands chosen on development splits 100–109, not on
+these, where FM (d,m+b+x) reached 0.924):
+  Pearson: FM (d,m) 0.887 ± 0.031, FM (d,m+b+x) 0.909 ± 0.032, FFM (d,m) 0.895 ± 0.035,
+  FFM (d,m+b+x) 0.906 ± 0.037; ridge (d,m) 0.850, (d,m+x) 0.873, (d,m+b+x) 0.909 ± 0.032;
+  gradient-boosted trees (d,m) 0.870 ± 0.035; raw params 0.409, raw GMACs 0.438. The
+  issue's target (0.92) is missed by 0.011. Spearman: FM (d,m+b+x) 0.876, ridge (d,m+b+x)
+  0.884. Top-1 regret (points): ridge (d,m+b+x) 0.33, FM (d,m) 0.67, FM (d,m+b+x) 0.80,
+  trees 1.40; top-3 regret: ridge (d,m) 0.08, FM (d,m+b+x) 0.32.
+  Before issue 11 (one seed, no bands): LR 0.829, FM 0.884, FFM 0.892. The paper: LR
+  0.53 ± 0.07, FM 0.54 ± 0.06.
+`--config=configs/setting1_timm.py:snapshot=latest` runs the latest snapshot (see the
+figures below); `:smoke` runs 2 splits, FM only, 5 epochs.
 """
 
 import ml_collections
