@@ -27,7 +27,6 @@ import pandas as pd
 
 from guidedrec_jax import io
 from guidedrec_jax.benchmark import guided, recommender_run, user_dataset
-from guidedrec_jax.recommender import saved as saved_lib
 
 
 def finetune_top(config: ml_collections.ConfigDict, workdir: pathlib.Path,
@@ -56,13 +55,7 @@ def finetune_top(config: ml_collections.ConfigDict, workdir: pathlib.Path,
 def refresh_recommender(config: ml_collections.ConfigDict, workdir: pathlib.Path
                         ) -> bool:
   """Retrains `<workdir>/recommender` if the run's rows changed since it was trained."""
-  rows = recommender_run.run_history(config, workdir)
-  current = recommender_run.load_for_config(config, workdir)
-  if current.meta["fingerprint"] == saved_lib.rows_fingerprint(rows):
-    return False
-  recommender_run.train_and_save(rows, config.recommender, workdir / recommender_run.DIRECTORY,
-                                 [str(workdir)])
-  return True
+  return recommender_run.ensure_for_run(config, workdir)
 
 
 def report(result: dict[str, Any], retrained: bool) -> str:

@@ -85,6 +85,22 @@ def train_for_run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path
                         workdir / DIRECTORY, [str(workdir)])
 
 
+def ensure_for_run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> bool:
+  """Trains `<workdir>/recommender/` unless it exists, fits the config and was trained on
+  exactly the rows the run knows now (same fingerprint); True if it (re)trained."""
+  workdir = pathlib.Path(workdir)
+  rows = run_history(config, workdir)
+  try:
+    current = load_for_config(config, workdir)
+    if current.meta["fingerprint"] == saved.rows_fingerprint(rows) and (
+        list(current.seeds) == list(config.recommender.seeds)):
+      return False
+  except (FileNotFoundError, ValueError):
+    pass  # missing, or made for another method / code version: replaced below
+  train_and_save(rows, config.recommender, workdir / DIRECTORY, [str(workdir)])
+  return True
+
+
 def load_for_config(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
                     directory: str | pathlib.Path | None = None) -> saved.SavedRecommender:
   """Loads the run's saved recommender, refusing one made for another method or field set."""
@@ -106,6 +122,17 @@ def history_block(entry: str) -> ml_collections.ConfigDict:
   return block
 
 
+def _run_config(path: pathlib.Path) -> ml_collections.ConfigDict:
+  """What `run_history` reads of a run's `config.json` (tasks, scores, the history block),
+  over today's `evaluate` defaults, so that a run written before a new key still loads."""
+  raw = json.loads(path.read_text())
+  evaluation = evaluate.default_config()
+  evaluation.history.update({k: v for k, v in raw["evaluation"]["history"].items()
+                             if k in evaluation.history})
+  return ml_collections.ConfigDict(dict(tasks=tuple(raw["tasks"]),
+                                        scores=tuple(raw["scores"]), evaluation=evaluation))
+
+
 def train_recommender(config: ml_collections.ConfigDict, workdir: str | pathlib.Path
                       ) -> saved.SavedRecommender:
   """The library call of `scripts/train_recommender.py` (configs/train_recommender.py)."""
@@ -116,8 +143,7 @@ def train_recommender(config: ml_collections.ConfigDict, workdir: str | pathlib.
   if run is not None:
     if not (run / "config.json").exists():
       raise FileNotFoundError(f"run_workdir {run} holds no benchmark run (config.json)")
-    run_config = ml_collections.ConfigDict(json.loads((run / "config.json").read_text()))
-    frames.append(run_history(run_config, run))
+    frames.append(run_history(_run_config(run / "config.json"), run))
     sources.append(str(run))
   if blocks:
     frames.append(load_histories(blocks))
