@@ -7,20 +7,22 @@ sums the gradient of a row used twice), and scatters the updated rows and their 
 state back. Untouched rows, and their state, do not change: the cost of a step is O(B·F·k),
 independent of n.
 
-The rules mirror optax elementwise so that, on rows a batch touches, the sparse step equals
-the dense optax step: `sgd` exactly; `adagrad` exactly too (an untouched row has zero gradient,
-hence a zero optax update); `adam` is the "lazy" variant (TF's LazyAdam): a row's moments decay
-only when it is touched, while dense Adam keeps moving untouched rows by their momentum, so
-the two differ whenever some row is missed by a batch. L2 is added to the gradient of the
-touched rows only.
+The update is optax's own transformation (`transform`) applied to the gathered rows and
+their gathered state, so on the rows a batch touches the sparse step equals the dense optax
+step: `sgd` exactly; `adagrad` exactly too (an untouched row has zero gradient, hence a zero
+optax update); `adam` becomes the "lazy" variant (TF's LazyAdam): a row's moments decay only
+when it is touched, while dense Adam keeps moving untouched rows by their momentum, so the two
+differ whenever some row is missed by a batch. L2 is added to the gradient of the touched
+rows only.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
+import optax
 
 from guidedrec_jax.recommender import models
 
@@ -32,47 +34,23 @@ ADAM_B1, ADAM_B2, ADAM_EPS = 0.9, 0.999, 1e-8  # optax.adam's defaults.
 State = dict[str, Any]
 
 
-class RowRule(NamedTuple):
-  """An elementwise optimizer: `init(param) -> state`, `direction(g, state, t) -> (d, state)`.
-
-  The parameter moves by `-learning_rate * d`; `t` is the 1-based global step (float32).
-  """
-  init: Callable[[jax.Array], State]
-  direction: Callable[[jax.Array, State, jax.Array], tuple[jax.Array, State]]
-
-
-def _sgd_direction(g, state, t):
-  del t
-  return g, state
-
-
-def _adagrad_direction(g, state, t):
-  del t
-  sum_sq = state["sum_sq"] + jnp.square(g)
-  return g * jnp.where(sum_sq > 0, jax.lax.rsqrt(sum_sq + ADAGRAD_EPS), 0.0), {"sum_sq": sum_sq}
-
-
-def _adam_direction(g, state, t):
-  mu = ADAM_B1 * state["mu"] + (1 - ADAM_B1) * g
-  nu = ADAM_B2 * state["nu"] + (1 - ADAM_B2) * jnp.square(g)
-  mu_hat = mu / (1 - ADAM_B1 ** t)
-  nu_hat = nu / (1 - ADAM_B2 ** t)
-  return mu_hat / (jnp.sqrt(nu_hat) + ADAM_EPS), {"mu": mu, "nu": nu}
-
-
-RULES = {
-    "sgd": RowRule(lambda p: {}, _sgd_direction),
-    "adagrad": RowRule(lambda p: {"sum_sq": jnp.full_like(p, ADAGRAD_INITIAL_ACCUMULATOR)},
-                       _adagrad_direction),
-    "adam": RowRule(lambda p: {"mu": jnp.zeros_like(p), "nu": jnp.zeros_like(p)},
-                    _adam_direction),
-}
+def transform(optimizer: str) -> optax.GradientTransformation:
+  """The optax transformation of `optimizer`, without the learning rate (applied outside, so
+  that it stays a traced argument). Both paths use it: the dense one on whole tables, the
+  row-sparse one on the gathered rows and their gathered state."""
+  if optimizer == "sgd":
+    return optax.identity()
+  if optimizer == "adagrad":
+    return optax.scale_by_rss(ADAGRAD_INITIAL_ACCUMULATOR, ADAGRAD_EPS)
+  if optimizer == "adam":
+    return optax.scale_by_adam(ADAM_B1, ADAM_B2, ADAM_EPS)
+  raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
 
 
 def init_state(optimizer: str, params: models.Params) -> State:
-  """Returns the per-parameter (per-row for the tables) optimizer state, float32."""
-  rule = RULES[optimizer]
-  return {name: rule.init(value) for name, value in params.items()}
+  """Returns one optax state per parameter (per-row leaves for the tables), float32."""
+  tx = transform(optimizer)
+  return {name: tx.init(value) for name, value in params.items()}
 
 
 def _dedupe(feature_ids: jax.Array, num_features: int) -> tuple[jax.Array, jax.Array]:
@@ -112,8 +90,9 @@ def sparse_step(optimizer: str, params: models.Params, state: State, step: jax.A
   Returns:
     (params, state, aux of `loss_of_rows`).
   """
-  rule = RULES[optimizer]
-  unique_ids, inverse = _dedupe(feature_ids, params["w"].shape[0])
+  tx = transform(optimizer)
+  num_rows = params["w"].shape[0]
+  unique_ids, inverse = _dedupe(feature_ids, num_rows)
   tables = [name for name in models.ROW_TABLES if name in params]
   rows = {name: params[name][unique_ids] for name in tables}      # [B·F, ...]
 
@@ -122,16 +101,22 @@ def sparse_step(optimizer: str, params: models.Params, state: State, step: jax.A
 
   grads, aux = jax.grad(loss_of_unique, argnums=(0, 1), has_aux=True)(params["bias"], rows)
   bias_grad, row_grads = grads
-  t = (step + 1).astype(jnp.float32)
+  del step  # optax keeps its own step count (one per table, all equal to the global step)
+  # A state leaf with a leading axis of n rows is per row (moments, accumulators); any other
+  # leaf (Adam's step count) is shared and updated as a whole.
+  def per_row(leaf):
+    return getattr(leaf, "ndim", 0) >= 1 and leaf.shape[0] == num_rows
   new_params, new_state = dict(params), dict(state)
-  direction, new_state["bias"] = rule.direction(bias_grad, state["bias"], t)
-  new_params["bias"] = params["bias"] - learning_rate * direction
+  update, new_state["bias"] = tx.update(bias_grad, state["bias"])
+  new_params["bias"] = params["bias"] - learning_rate * update
   for name in tables:
     grad = row_grads[name] + l2 * rows[name]
-    row_state = {key: value[unique_ids] for key, value in state[name].items()}
-    direction, row_state = rule.direction(grad, row_state, t)
-    new_params[name] = params[name].at[unique_ids].set(rows[name] - learning_rate * direction,
+    row_state = jax.tree.map(lambda leaf: leaf[unique_ids] if per_row(leaf) else leaf,
+                             state[name])
+    update, row_state = tx.update(grad, row_state)
+    new_params[name] = params[name].at[unique_ids].set(rows[name] - learning_rate * update,
                                                        mode="drop")
-    new_state[name] = {key: state[name][key].at[unique_ids].set(value, mode="drop")
-                       for key, value in row_state.items()}
+    new_state[name] = jax.tree.map(
+        lambda full, part: full.at[unique_ids].set(part, mode="drop") if per_row(full)
+        else part, state[name], row_state)
   return new_params, new_state, aux

@@ -17,7 +17,6 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import optax
 
 from guidedrec_jax.recommender import models, sparse_update
 
@@ -59,20 +58,11 @@ def _loss_sum(loss: str, scores, targets, weights, groups):
   return jnp.sum(pair * jax.nn.softplus(-margins)), jnp.sum(pair)
 
 
-def _dense_transform(optimizer: str) -> optax.GradientTransformation:
-  # The learning rate is applied outside, so that it stays a traced argument.
-  if optimizer == "sgd":
-    return optax.identity()
-  if optimizer == "adagrad":
-    return optax.scale_by_rss(sparse_update.ADAGRAD_INITIAL_ACCUMULATOR, sparse_update.ADAGRAD_EPS)
-  return optax.scale_by_adam(sparse_update.ADAM_B1, sparse_update.ADAM_B2, sparse_update.ADAM_EPS)
-
-
 def init_state(spec: StepSpec, params):
   """Returns the optimizer state of `params` for the path and optimizer of `spec`."""
   if spec.row_sparse:
     return sparse_update.init_state(spec.optimizer, params)
-  return _dense_transform(spec.optimizer).init(params)
+  return sparse_update.transform(spec.optimizer).init(params)
 
 
 def _step(spec: StepSpec, params, state, step, batch, hyper):
@@ -93,7 +83,7 @@ def _step(spec: StepSpec, params, state, step, batch, hyper):
     return mean + 0.5 * hyper["l2"] * penalty, aux
 
   grads, aux = jax.grad(loss_of_params, has_aux=True)(params)
-  updates, state = _dense_transform(spec.optimizer).update(grads, state, params)
+  updates, state = sparse_update.transform(spec.optimizer).update(grads, state, params)
   params = jax.tree.map(lambda p, u: p - hyper["learning_rate"] * u, params, updates)
   return params, state, aux
 

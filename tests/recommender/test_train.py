@@ -1,6 +1,7 @@
 """Training: planted solutions, sparse vs dense optimizers, retracing, early stopping, I/O."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.stats
@@ -212,3 +213,34 @@ def test_bad_pairs_raise():
     train.predict("ffm", params, pairs)
   with pytest.raises(ValueError, match="fields"):
     train.predict("ffm", {**params, "w": np.zeros(pairs.num_features)}, pairs)
+
+
+@pytest.mark.parametrize("optimizer", sparse_update.OPTIMIZERS)
+def test_one_sparse_step_is_the_dense_optax_step_on_touched_rows(optimizer):
+  """Two steps from a fresh state (Adam's moments of the touched rows are all fresh too)."""
+  rng = np.random.default_rng(0)
+  num_features, fields = 12, 3
+  params = models.init_params("fm", num_features, fields, 2, jax.random.key(0), 0.5)
+  tx = sparse_update.transform(optimizer)
+  sparse_state, dense_state = sparse_update.init_state(optimizer, params), tx.init(params)
+  sparse, dense = params, params
+  ids = rng.integers(0, 8, (4, fields)).astype(np.int32)  # ids 8..11 never touched
+  values = rng.normal(size=(4, fields)).astype(np.float32)
+  targets = rng.normal(size=4).astype(np.float32)
+
+  def loss_of_rows(bias, rows):
+    scores = models.apply_rows("fm", bias, rows, values)
+    return jnp.mean(jnp.square(scores - targets)), None
+
+  for step in range(2):
+    sparse, sparse_state, _ = sparse_update.sparse_step(
+        optimizer, sparse, sparse_state, jnp.int32(step), ids, loss_of_rows, 0.1, 0.0)
+    grads = jax.grad(lambda p: loss_of_rows(p["bias"], models.gather_rows(p, ids))[0])(dense)
+    updates, dense_state = tx.update(grads, dense_state, dense)
+    dense = jax.tree.map(lambda p, u: p - 0.1 * u, dense, updates)
+  touched = np.unique(ids)
+  for name in ("w", "v"):
+    np.testing.assert_allclose(np.asarray(sparse[name])[touched],
+                               np.asarray(dense[name])[touched], rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(np.asarray(sparse[name])[8:], np.asarray(params[name])[8:])
+  np.testing.assert_allclose(sparse["bias"], dense["bias"], rtol=1e-6)
