@@ -18,6 +18,10 @@ Pearson over the 6 tasks (regret in points): raw scores LogME 0.23, LFC 0.24, H-
 LEEP 0.41, TransRate 0.47, PARC 0.57 (19.9); params 0.40; model mean on training tasks 0.72
 (5.7); LR 0.67 / 0.67 / 0.77, FM 0.72 / 0.76 / 0.76, FFM 0.72 / 0.72 / 0.79 (1.7-5.7) with
 `d,m` / `d,m,S_logme` / `d,m,S`.
+Issue 11's evaluation block, measured 2026-12-01 on another engineer's run of this config
+(6 tasks x 15 models; evaluation alone 118 s at load 9-11): the FM selected per fold by an
+inner leave-one-task-out (`d,m,S`, 3 seeds) 0.765 Pearson, regret@1 4.2, regret@3 0.0;
+model mean 0.717 (5.7, 4.6); ridge (d,m,S) 0.792 (6.1, 0.7); trees (d,m,S) 0.760 (8.5, 0.7).
 
 `--config=configs/micro_zoo.py:smoke` (4 models, 3 tasks, 96 training images, 1 grid point,
 LR/FM only) runs end to end in 89-120 s (load 4-10), a cached rerun in ~60-100 s.
