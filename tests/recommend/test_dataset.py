@@ -69,6 +69,7 @@ def write_run(config, workdir: pathlib.Path) -> None:
                           pretrain_domain=domain))
       scores += [dict(dataset=task, model=model, score="logme", value=quality - t),
                  dict(dataset=task, model=model, score="lfc", value=rng.random())]
+  io.write_config(workdir, config)
   (workdir / "sweep").mkdir(parents=True)
   pd.DataFrame(history).to_csv(workdir / "sweep" / "history.csv", index=False)
   pd.DataFrame(scores).to_csv(workdir / "scores.csv", index=False)
@@ -132,6 +133,31 @@ def test_filters(run, first_and_second):
   result = recommend_dataset.run(config, workdir, {"dataset": spec, "families": ("regnet",)})
   assert result["table"]["model"].tolist() == ["regnetx_002"]
   assert result["extract"]["computed"] == 0
+  result = recommend_dataset.run(config, workdir, {"dataset": spec, "max_input_size": 32,
+                                                   "models": ("lcnet_050", "regnetx_002")})
+  assert sorted(result["table"]["model"]) == ["lcnet_050", "regnetx_002"]
+  with pytest.raises(ValueError, match="max_input_size.*leave no zoo model"):
+    recommend_dataset.run(config, workdir, {"dataset": spec, "max_input_size": 16})
+
+
+def test_train_recommender_on_the_run_and_a_csv(run, tmp_path):
+  from configs import train_recommender
+  _, workdir = run
+  config = train_recommender.get_config("smoke")
+  config.run_workdir = str(workdir)
+  extra = pd.read_csv(workdir / "sweep" / "history.csv")
+  extra = extra[extra["dataset"] == extra["dataset"].iloc[0]].assign(dataset="other")
+  extra.to_csv(tmp_path / "other.csv", index=False)
+  config.histories = (f"csv:{tmp_path / 'other.csv'}",)
+  model = recommender_run.train_recommender(config, tmp_path / "out")
+  assert len(model.members) == len(config.recommender.seeds)
+  assert "other" in model.meta["datasets"] and len(model.meta["datasets"]) == 4
+  rows = pd.read_csv(tmp_path / "out" / "train_recommender" / "training_rows.csv")
+  assert rows["rows"].sum() == model.meta["num_rows"] == 4 * len(ZOO)
+  assert (tmp_path / "out" / "recommender" / "recommender.json").exists()
+  with pytest.raises(ValueError, match="histories entries"):
+    config.histories = ("parquet:/x",)
+    recommender_run.train_recommender(config, tmp_path / "bad")
 
 
 @pytest.fixture()
