@@ -15,6 +15,7 @@ This module imports JAX lazily and never imports torch, so torch-only processes 
 
 from __future__ import annotations
 
+import logging
 import os
 import pathlib
 
@@ -51,15 +52,21 @@ def enable(setting: str | None = None) -> pathlib.Path | None:
     setting: "default", "off" or a folder; None reads `$GUIDEDREC_COMPILATION_CACHE`.
 
   Returns:
-    the cache folder, or None when disabled.
+    the cache folder, or None when disabled (also when the folder cannot be created: a
+    read-only home must not stop a binary; a warning says so).
   """
   import jax  # lazily: importing this module must not initialise JAX
 
   folder = resolve(setting)
+  if folder is not None:
+    try:
+      folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+      logging.warning("compilation cache disabled: cannot create %s (%s)", folder, error)
+      folder = None
   if folder is None:
     jax.config.update("jax_enable_compilation_cache", False)
     return None
-  folder.mkdir(parents=True, exist_ok=True)
   jax.config.update("jax_enable_compilation_cache", True)
   jax.config.update("jax_compilation_cache_dir", str(folder))
   jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)

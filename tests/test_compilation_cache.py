@@ -48,6 +48,19 @@ def test_fresh_processes_write_the_cache_when_on_and_nothing_when_off(tmp_path):
   assert not off.exists()
 
 
+def test_an_uncreatable_folder_disables_the_cache_with_a_warning(tmp_path, caplog):
+  import jax
+  before = jax.config.jax_enable_compilation_cache
+  blocker = tmp_path / "file"
+  blocker.write_text("not a folder")
+  try:
+    assert compilation_cache.enable(str(blocker / "cache")) is None
+    assert "compilation cache disabled" in caplog.text
+    assert not jax.config.jax_enable_compilation_cache
+  finally:
+    jax.config.update("jax_enable_compilation_cache", before)  # leave other tests alone
+
+
 def test_module_does_not_import_torch_or_jax():
   code = ("import sys; from guidedrec_jax import compilation_cache; "
           "assert 'torch' not in sys.modules and 'jax' not in sys.modules")
