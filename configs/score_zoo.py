@@ -13,7 +13,7 @@ shared/fixtures/ms/README.md), and H-score saturates at K−1 = 49 when N ≤ D.
 
 Compilation dominates a fresh CPU process, so the persistent compilation cache is on by
 default (`compilation_cache`, see guidedrec_jax/compilation_cache.py) and pad-invariant scores
-share power-of-two D buckets (`pad_dims`). Measured 2026-12-01 on the shared 2-core machine,
+share D buckets (`pad_dims`: grid 2^k, 1.5·2^k, never across N). Measured 2026-12-01 on the shared 2-core machine,
 one core (load 9–11 from other work), each a fresh process with a new workdir:
 
   GUIDEDREC_CACHE=/tmp/w9/cc taskset -c 0 .venv/bin/python scripts/score_zoo.py \

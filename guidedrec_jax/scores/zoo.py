@@ -6,9 +6,10 @@ probabilities); each group is stacked to [M, N, D] once and each score's core ru
 `prepare` computed once per D and `prepare_labels` once per zoo. Every distinct group shape is
 one XLA compilation, which dominates a fresh CPU process, so shapes are shared where that is
 exact: scores whose spec is `pad_invariant` (each claim tested) are zero-padded to the next
-power-of-two D (`pad_dims="buckets"`, the default, capped at the zoo's largest D) or all to the
-largest D ("max"); scores that do not read features (LEEP, NCE) group by source-head size
-alone. With several devices the model axis of a group is sharded over a 1-D mesh.
+D of the grid 2^k, 1.5·2^k (`pad_dims="buckets"`, the default: at most 1.5× the work of a
+D-sized kernel, never across N, where the Gram side and so the cost changes, never past the
+zoo's largest D) or all to the largest D ("max"); scores that do not read features (LEEP,
+NCE) group by source-head size alone. With several devices the model axis of a group is sharded over a 1-D mesh.
 
 Zoo-level scores (NCTI, ETran) min-max normalise per-model components across the zoo; asking
 for "ncti" or "etran" computes their registered components and combines them.
@@ -44,10 +45,18 @@ MODEL_AXIS = "models"
 PAD_MODES = ("none", "buckets", "max")
 
 
-def dim_bucket(dim: int, largest: int) -> int:
-  """The padded D of a pad-invariant score under "buckets": the next power of two ≥ `dim`,
-  capped at the zoo's `largest` D (padding past every real model gains nothing)."""
-  return max(dim, min(1 << (dim - 1).bit_length(), largest))
+def dim_bucket(dim: int, largest: int, num_samples: int) -> int:
+  """The padded D of a pad-invariant score under "buckets".
+
+  The next value ≥ `dim` of the grid 2^k, 1.5·2^k, capped at N when `dim` ≤ N (so the
+  smaller Gram side, and with it the cost, does not change) and at the zoo's `largest` D
+  (padding past every real model gains nothing); never below `dim`.
+  """
+  power = 1 << max(dim - 1, 1).bit_length()  # next power of two ≥ dim (≥ 2)
+  bucket = power * 3 // 4 if power * 3 // 4 >= dim else power
+  if dim <= num_samples:
+    bucket = min(bucket, num_samples)
+  return max(dim, min(bucket, largest))
 
 
 class _Group(NamedTuple):
@@ -79,17 +88,17 @@ def _score_units(scores: Sequence[str]) -> list[tuple[str, ...]]:
   return [u for u in units if len(u) > 1 or u[0] not in computed]
 
 
-def _group_dim(dim: int, largest: int, specs, pad_dims: str) -> int:
+def _group_dim(dim: int, largest: int, num_samples: int, specs, pad_dims: str) -> int:
   """The D a model is scored at: 0 when no score reads features, padded where exact."""
   if not any(s.reads_features for s in specs):
     return 0
   if pad_dims == "none" or not all(s.pad_invariant for s in specs):
     return dim
-  return largest if pad_dims == "max" else dim_bucket(dim, largest)
+  return largest if pad_dims == "max" else dim_bucket(dim, largest, num_samples)
 
 
-def _groups(dims: Mapping[str, int], heads: Mapping[str, int], units, pad_dims: str
-            ) -> list[_Group]:
+def _groups(dims: Mapping[str, int], heads: Mapping[str, int], units, pad_dims: str,
+            num_samples: int) -> list[_Group]:
   groups = []
   largest = max(dims.values())
   for unit in units:
@@ -97,7 +106,8 @@ def _groups(dims: Mapping[str, int], heads: Mapping[str, int], units, pad_dims: 
     reads_probs = any(s.needs_source_probs for s in specs)
     keys: dict[tuple[int, int], list[str]] = {}
     for model, dim in dims.items():
-      key = (_group_dim(dim, largest, specs, pad_dims), heads[model] if reads_probs else 0)
+      key = (_group_dim(dim, largest, num_samples, specs, pad_dims),
+             heads[model] if reads_probs else 0)
       keys.setdefault(key, []).append(model)
     groups += [_Group(tuple(models), specs, dim, any(s.float64 for s in specs))
                for (dim, _), models in sorted(keys.items())]
@@ -226,7 +236,8 @@ def score_zoo(features: Mapping[str, Any], labels, scores: Sequence[str], *,
   if zoo_level and len(hosts) < 2:
     raise ValueError(f"{zoo_level} normalise across the zoo and need at least 2 models")
   dims = {m: f.shape[1] for m, f in hosts.items()}
-  groups = _groups(dims, {m: p.shape[1] for m, p in probs.items()}, units, pad_dims)
+  groups = _groups(dims, {m: p.shape[1] for m, p in probs.items()}, units, pad_dims,
+                   num_samples)
   # Label-derived arrays (PARC's released ties) are made once and shared by every group.
   by_labels = {s.name: s.prepare_labels(labels, num_classes) for s in specs if s.prepare_labels}
   prepared = {(s.name, g.dim): {**(s.prepare(num_samples, g.dim, num_classes) if s.prepare

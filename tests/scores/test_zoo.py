@@ -87,7 +87,7 @@ def test_pad_invariant_scores_ignore_zero_columns(name, extra):
 
 @pytest.mark.parametrize("mode", ["buckets", "max"])
 def test_padding_modes_equal_unpadded_and_share_groups(mode):
-  features, labels, probs = _zoo(dims=(40, 64, 100, 128))
+  features, labels, probs = _zoo(dims=(40, 48, 100, 128, 200, 300))
   names = PAD_INVARIANT + ["leep"]
   padded = zoo.score_zoo(features, labels, names, source_probs=probs, pad_dims=mode,
                          shard=False)
@@ -99,17 +99,25 @@ def test_padding_modes_equal_unpadded_and_share_groups(mode):
                                  atol=1e-9, err_msg=name)
   dims = {m: f.shape[1] for m, f in features.items()}
   heads = {m: p.shape[1] for m, p in probs.items()}
-  groups = zoo._groups(dims, heads, [(n,) for n in names], mode)
+  groups = zoo._groups(dims, heads, [(n,) for n in names], mode, N)
   per_score = {g.specs[0].name: sorted({h.dim for h in groups if h.specs == g.specs})
                for g in groups}
-  assert per_score["lfc"] == ([64, 128] if mode == "buckets" else [128])
+  # N = 240: 40, 48 -> 48; 100, 128 -> 128; 200 -> 240 (not 256, across N); 300 -> 300 (the
+  # largest D caps 384).
+  assert per_score["lfc"] == ([48, 128, 240, 300] if mode == "buckets" else [300])
   assert per_score["leep"] == [0]  # LEEP reads no features: one group for every D
 
 
 def test_dim_bucket():
-  assert [zoo.dim_bucket(d, 2048) for d in (1, 64, 65, 192, 1280, 2048)] == [
-      1, 64, 128, 256, 2048, 2048]
-  assert zoo.dim_bucket(192, 200) == 200 and zoo.dim_bucket(300, 200) == 300
+  got = [zoo.dim_bucket(d, 4096, 10_000) for d in (1, 2, 3, 64, 65, 97, 192, 1280, 2048)]
+  assert got == [1, 2, 3, 64, 96, 128, 192, 1536, 2048]
+  assert zoo.dim_bucket(700, 4096, 1000) == 768
+  assert zoo.dim_bucket(900, 4096, 1000) == 1000  # 1024 would cross N
+  assert zoo.dim_bucket(1100, 4096, 1000) == 1536  # already past N: the grid
+  assert zoo.dim_bucket(700, 720, 1000) == 720  # the largest D caps it
+  for dim in range(1, 3000):
+    bucket = zoo.dim_bucket(dim, 4096, 1000)
+    assert dim <= bucket <= max(1.5 * dim, 2) and (dim > 1000 or bucket <= 1000)
 
 
 def test_table_rows():
