@@ -142,6 +142,8 @@ def recommend_dataset(config: ml_collections.ConfigDict, workdir: str | pathlib.
   folder = guided.user_dir(workdir, user.name)
   long_scores, scored = guided.scores(config, folder, user.name, extracted["caches"])
   rows = guided.dataset_rows(config, user, meta, kept, long_scores)
+  features = {k: float(rows[k].iloc[0]) for k in ("num_train", "num_classes", "difficulty")
+              if k in rows.columns}
   mean, spread = saved_lib.predict(recommender, rows)
   table = ranked_table(rows, mean, spread, recommender.meta["models"], recommender.target)
   csv_path, md_path = io.write_table(folder, "recommendation", table.to_dict("records"))
@@ -155,7 +157,8 @@ def recommend_dataset(config: ml_collections.ConfigDict, workdir: str | pathlib.
       images=len(user.dataset), skipped=len(user.skipped), models=len(kept),
       extract_computed=extracted["computed"], torch_child=extracted["child"],
       scores_computed=scored, seconds=round(seconds, 2), top1=table["model"].iloc[0])
-  return {"table": table, "paths": (csv_path, md_path, png_path), "skipped": user.skipped,
+  return {"table": table, "features": features,
+          "paths": (csv_path, md_path, png_path), "skipped": user.skipped,
           "extract": extracted, "scores_computed": scored, "seconds": seconds, "user": user,
           "zoo_names": plan.zoo_names(config)}
 
@@ -171,7 +174,9 @@ def report(result: dict[str, Any]) -> str:
            + (f"\n  ... {len(user.skipped) - 10} more" if len(user.skipped) > 10 else ""),
            f"features: {result['extract']['computed']} models extracted, "
            f"{result['extract']['reused']} reused from the cache; scores "
-           f"{'computed' if result['scores_computed'] else 'reused'}", ""]
+           f"{'computed' if result['scores_computed'] else 'reused'}",
+           "dataset features: " + ", ".join(f"{k} {v:.4g}" for k, v in
+                                             result["features"].items()), ""]
   shown = table.drop(columns=["pretrain_domain"])
   lines.append(io.markdown_table(shown.to_dict("records")))
   csv_path, md_path, png_path = result["paths"]

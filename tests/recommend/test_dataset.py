@@ -108,6 +108,12 @@ def test_one_row_per_zoo_model_with_finite_predictions(run, first_and_second):
   for path in first["paths"]:
     assert path.stat().st_size > 0
   assert pd.read_csv(first["paths"][0])["model"].tolist() == table["model"].tolist()
+  # The dataset's own features: what fine-tuning would train on, classes, difficulty (the
+  # configured score of the configured fixed model on this probe set).
+  scores = pd.read_csv(guided.user_dir(run[1], first["user"].name) / "scores.csv")
+  logme = scores.query("model == 'mobilenetv2_100@32' and score == 'logme'")["value"].item()
+  assert first["features"] == {"num_train": 23.0, "num_classes": 3.0,
+                               "difficulty": pytest.approx(logme)}
 
 
 def test_unreadable_images_are_skipped_and_counted(first_and_second):
