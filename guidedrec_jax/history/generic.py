@@ -10,7 +10,8 @@ Checks, each an error naming the fix before any work:
 * the accuracy scale: `top1_scale` = 100 (percent, the default) or 1 (fractions, converted to
   percent); a percent table whose accuracies all lie in 0..1 is refused as a likely 0–1 table;
 * repeated (dataset, model) pairs: `duplicates` = `error` (the default when the copies differ),
-  `max` (the best run, as a sweep keeps) or `mean`; identical repeats always collapse;
+  `max` (the best run, as a sweep keeps) or `mean`; repeats with equal accuracy always
+  collapse to their first row;
 * MS scores long (`dataset, model, score, value`) or wide (`dataset, model, <score>...`):
   `read_scores` returns the long form either way.
 """
@@ -116,14 +117,16 @@ def read_history(path: str | os.PathLike | pd.DataFrame, top1_column: str = "top
 
 def _collapse(frame: pd.DataFrame, duplicates: str, name) -> pd.DataFrame:
   keys = list(schema.KEY_COLUMNS)
-  frame = frame.drop_duplicates()
+  # As `schema.validate_history`: repeats of a pair with the same accuracy are one run
+  # written twice (job columns may differ), whatever the rule.
+  frame = frame.drop_duplicates(subset=keys + [schema.TARGET_COLUMN])
   repeated = frame.duplicated(subset=keys, keep=False)
   if not repeated.any():
     return frame.reset_index(drop=True)
   if duplicates == "error":
     pairs = list(dict.fromkeys(zip(frame.loc[repeated, "dataset"], frame.loc[repeated, "model"])))
-    raise ValueError(f"{name}: repeated (dataset, model) pairs with differing rows, e.g. "
-                     f"{pairs[:3]}; set history.duplicates='max' (best run) or 'mean'")
+    raise ValueError(f"{name}: repeated (dataset, model) pairs with differing accuracies, "
+                     f"e.g. {pairs[:3]}; set history.duplicates='max' (best run) or 'mean'")
   agg = {c: "first" for c in frame.columns if c not in keys}
   agg[schema.TARGET_COLUMN] = duplicates
   return frame.groupby(keys, sort=False, as_index=False).agg(agg)[list(frame.columns)]

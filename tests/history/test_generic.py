@@ -41,7 +41,7 @@ def test_repeated_pairs_follow_the_declared_rule():
   best = generic.read_history(frame, top1_column="acc", duplicates="max")
   mean = generic.read_history(frame, top1_column="acc", duplicates="mean")
   assert len(best) == 4 and best["top1"].iloc[0] == 72.0 and mean["top1"].iloc[0] == 71.0
-  same = pd.concat([_frame(), _frame().iloc[:1]])  # identical repeats always collapse
+  same = pd.concat([_frame(), _frame().iloc[:1].assign(res=1)])  # same accuracy: one run
   assert len(generic.read_history(same, top1_column="acc")) == 4
 
 
