@@ -5,7 +5,7 @@ import pytest
 
 import jax
 
-from guidedrec_jax.scores import checked, etran, leep, ncti, registry, sfda, zoo
+from guidedrec_jax.scores import checked, etran, leep, ncti, parc, registry, sfda, zoo
 from tests.scores import fixtures
 
 N, K = 240, 4
@@ -32,6 +32,13 @@ def test_equals_per_model_functions():
             "sfda": sfda.sfda(f, labels), **etran.etran_components(f, labels)}
     for name, value in want.items():
       np.testing.assert_allclose(got[model][name], value, rtol=1e-10, err_msg=name)
+
+
+def test_parc_in_the_zoo_uses_the_released_label_ties_as_the_public_function():
+  features, labels, _ = _zoo()
+  got = zoo.score_zoo(features, labels, ["parc"], shard=False)
+  for model, f in features.items():
+    np.testing.assert_allclose(got[model]["parc"], parc.parc(f, labels), rtol=1e-10)
 
 
 def test_zoo_level_scores_combine_per_model_components():
