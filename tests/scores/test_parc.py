@@ -20,9 +20,10 @@ VARIANTS = {"parc": "randomized", "parc_exact": "exact"}
                                        ("small", "exact"), ("small", "none")])
 def test_matches_official(case, mode):
   inputs = fixtures.load_case(case)
-  # ~1e-3 is the official code's own noise (see the module docstring).
+  # With the released label ties the agreement is ~1e-5 or better (the official PCA ran in
+  # float32, ours in float64); the two-valued label dissimilarity was ~1e-3 off here.
   np.testing.assert_allclose(parc.parc(inputs["features"], inputs["labels"], mode),
-                             fixtures.official(case, OFFICIAL[mode])["value"], atol=1e-2)
+                             fixtures.official(case, OFFICIAL[mode])["value"], atol=1e-4)
 
 
 def _sklearn_pca(features, n_dims, mode):
