@@ -37,7 +37,7 @@ def test_resolve_settings(monkeypatch, tmp_path):
 
 
 def test_fresh_processes_write_the_cache_when_on_and_nothing_when_off(tmp_path):
-  env = {**os.environ, "PYTHONPATH": str(paths.PROJECT_ROOT), "JAX_PLATFORMS": "cpu"}
+  env = {**os.environ, "JAX_PLATFORMS": "cpu"}  # the package is installed (editable)
   on, off = tmp_path / "on", tmp_path / "off"
   _run(str(on), env)
   entries = sorted(p.name for p in on.iterdir())
@@ -64,5 +64,4 @@ def test_an_uncreatable_folder_disables_the_cache_with_a_warning(tmp_path, caplo
 def test_module_does_not_import_torch_or_jax():
   code = ("import sys; from guidedrec_jax import compilation_cache; "
           "assert 'torch' not in sys.modules and 'jax' not in sys.modules")
-  subprocess.run([sys.executable, "-c", code], check=True, timeout=60,
-                 env={**os.environ, "PYTHONPATH": str(paths.PROJECT_ROOT)})
+  subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
