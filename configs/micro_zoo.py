@@ -16,7 +16,7 @@ Measured 2026-12-01, cold workdir, on the shared 2-core box with other engineers
 (54.9 min): pre-training 82 s (6 models), sweep 2224 s (180 jobs), noise-ceiling re-run
 714 s (60 jobs), extraction 75 s, scores 142 s, evaluation 22 s. Not the 20 min budget at
 that load; the earlier config (360 jobs of 1 epoch on 256 images) took 749 s at load 3.5-6,
-and this one does ~1.4x its fine-tuning work (240 jobs of 2 x 384 images). History
+and this one does 2x its fine-tuning work (240 jobs of 2 x 384 images). History
 (`history_quality.md`): 8 of 90 pairs (8.9 %) within 5 points of chance (before: 27 of 90);
 per task chance / median / max top-1: animal_mnist 10 / 46.9 / 72.7, digits 10 / 67.2 /
 93.8, mnist 10 / 52.3 / 82.8, counting 16.7 / 29.7 / 58.6, orientation 12.5 / 18.8 / 97.7
@@ -33,7 +33,8 @@ inner leave-one-task-out (`d,m,S`, 3 seeds) 0.765 Pearson, regret@1 4.2, regret@
 model mean 0.717 (5.7, 4.6); ridge (d,m,S) 0.792 (6.1, 0.7); trees (d,m,S) 0.760 (8.5, 0.7).
 
 `--config=configs/micro_zoo.py:smoke` (4 models, 3 tasks, 96 training images, 1 grid point,
-LR/FM only) runs end to end in 89-120 s (load 4-10), a cached rerun in ~60-100 s.
+1 epoch, digits re-run with seed 1, LR/FM only) ran end to end in 211 s at load ~10
+(tests/benchmark/test_pipeline.py, 2026-12-01; 78 s with ray_address=local right after).
 
 Ranked recommendation for one task, constrained:
 
