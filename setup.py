@@ -3,8 +3,8 @@
 import setuptools
 
 CORE = [
-    "jax>=0.10", "jaxlib>=0.10", "optax>=0.2.8", "ml-collections>=1.1", "absl-py>=2.1",
-    "numpy>=2.0", "scipy>=1.13", "pandas>=2.2", "matplotlib>=3.9", "tqdm>=4.66",
+    "jax>=0.10", "jaxlib>=0.10", "optax>=0.2.8", "flax>=0.12.8", "ml-collections>=1.1",
+    "absl-py>=2.1", "numpy>=2.0", "scipy>=1.13", "pandas>=2.2", "matplotlib>=3.9", "tqdm>=4.66",
 ]
 # The PyTorch half. torch/torchvision are pinned as a pair: pip's cap on this kind of machine
 # allows torch<=2.14.1, and only this pair has a working torchvision build here.

@@ -31,9 +31,6 @@ ADAGRAD_INITIAL_ACCUMULATOR = 0.1  # optax.adagrad's defaults, so that the paths
 ADAGRAD_EPS = 1e-7
 ADAM_B1, ADAM_B2, ADAM_EPS = 0.9, 0.999, 1e-8  # optax.adam's defaults.
 
-State = dict[str, Any]
-
-
 def transform(optimizer: str) -> optax.GradientTransformation:
   """The optax transformation of `optimizer`, without the learning rate (applied outside, so
   that it stays a traced argument). Both paths use it: the dense one on whole tables, the
@@ -47,10 +44,11 @@ def transform(optimizer: str) -> optax.GradientTransformation:
   raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
 
 
-def init_state(optimizer: str, params: models.Params) -> State:
-  """Returns one optax state per parameter (per-row leaves for the tables), float32."""
+def init_state(optimizer: str, params: models.Params) -> models.Params:
+  """Returns one optax state per parameter block, shaped like `params` (a `Params` whose
+  leaves are optax states: per-row leaves for the tables), float32."""
   tx = transform(optimizer)
-  return {name: tx.init(value) for name, value in params.items()}
+  return jax.tree.map(tx.init, params)
 
 
 def _dedupe(feature_ids: jax.Array, num_features: int) -> tuple[jax.Array, jax.Array]:
@@ -73,16 +71,15 @@ def _dedupe(feature_ids: jax.Array, num_features: int) -> tuple[jax.Array, jax.A
 LossOfRows = Callable[[jax.Array, models.Params], tuple[jax.Array, Any]]
 
 
-def sparse_step(optimizer: str, params: models.Params, state: State, step: jax.Array,
+def sparse_step(optimizer: str, params: models.Params, state: models.Params,
                 feature_ids: jax.Array, loss_of_rows: LossOfRows, learning_rate: jax.Array,
-                l2: jax.Array) -> tuple[models.Params, State, Any]:
+                l2: jax.Array) -> tuple[models.Params, models.Params, Any]:
   """One row-sparse update.
 
   Args:
-    optimizer: a key of `RULES`.
-    params: model parameters (see `models`); tables have n rows.
-    state: from `init_state`, same structure as `params`.
-    step: int32 [], the number of steps taken before this one.
+    optimizer: a key of `OPTIMIZERS`.
+    params: model parameters (see `models.Params`); tables have n rows.
+    state: from `init_state`.
     feature_ids: int32 [B, F]; the id n marks padding rows and is never updated.
     loss_of_rows: the batch loss as a function of (bias, gathered rows).
     learning_rate, l2: float32 [].
@@ -91,32 +88,32 @@ def sparse_step(optimizer: str, params: models.Params, state: State, step: jax.A
     (params, state, aux of `loss_of_rows`).
   """
   tx = transform(optimizer)
-  num_rows = params["w"].shape[0]
+  num_rows = params.tables["w"].shape[0]
   unique_ids, inverse = _dedupe(feature_ids, num_rows)
-  tables = [name for name in models.ROW_TABLES if name in params]
-  rows = {name: params[name][unique_ids] for name in tables}      # [B·F, ...]
+  rows = {name: table[unique_ids] for name, table in params.tables.items()}  # [B·F, ...]
 
   def loss_of_unique(bias, unique_rows):
     return loss_of_rows(bias, {name: r[inverse] for name, r in unique_rows.items()})
 
-  grads, aux = jax.grad(loss_of_unique, argnums=(0, 1), has_aux=True)(params["bias"], rows)
-  bias_grad, row_grads = grads
-  del step  # optax keeps its own step count (one per table, all equal to the global step)
+  (bias_grad, row_grads), aux = jax.grad(loss_of_unique, argnums=(0, 1), has_aux=True)(
+      params.bias, rows)
   # A state leaf with a leading axis of n rows is per row (moments, accumulators); any other
-  # leaf (Adam's step count) is shared and updated as a whole.
+  # leaf (Adam's step count) is shared and updated as a whole. optax keeps its own step count
+  # per block, all equal to the global step.
   def per_row(leaf):
     return getattr(leaf, "ndim", 0) >= 1 and leaf.shape[0] == num_rows
-  new_params, new_state = dict(params), dict(state)
-  update, new_state["bias"] = tx.update(bias_grad, state["bias"])
-  new_params["bias"] = params["bias"] - learning_rate * update
-  for name in tables:
+  update, bias_state = tx.update(bias_grad, state.bias)
+  new_bias = params.bias - learning_rate * update
+  new_tables, new_states = {}, {}
+  for name, table in params.tables.items():
     grad = row_grads[name] + l2 * rows[name]
     row_state = jax.tree.map(lambda leaf: leaf[unique_ids] if per_row(leaf) else leaf,
-                             state[name])
+                             state.tables[name])
     update, row_state = tx.update(grad, row_state)
-    new_params[name] = params[name].at[unique_ids].set(rows[name] - learning_rate * update,
-                                                       mode="drop")
-    new_state[name] = jax.tree.map(
+    new_tables[name] = table.at[unique_ids].set(rows[name] - learning_rate * update,
+                                                mode="drop")
+    new_states[name] = jax.tree.map(
         lambda full, part: full.at[unique_ids].set(part, mode="drop") if per_row(full)
-        else part, state[name], row_state)
-  return new_params, new_state, aux
+        else part, state.tables[name], row_state)
+  return (models.Params(bias=new_bias, tables=new_tables),
+          models.Params(bias=bias_state, tables=new_states), aux)

@@ -58,28 +58,30 @@ def _loss_sum(loss: str, scores, targets, weights, groups):
   return jnp.sum(pair * jax.nn.softplus(-margins)), jnp.sum(pair)
 
 
-def init_state(spec: StepSpec, params):
+def init_state(spec: StepSpec, params: models.Params):
   """Returns the optimizer state of `params` for the path and optimizer of `spec`."""
   if spec.row_sparse:
     return sparse_update.init_state(spec.optimizer, params)
   return sparse_update.transform(spec.optimizer).init(params)
 
 
-def _step(spec: StepSpec, params, state, step, batch, hyper):
+def _step(spec: StepSpec, params: models.Params, state, batch, hyper):
   """One update on `batch` (dict of [B, ...] arrays); returns (params, state, (sum, count))."""
+  model = models.get(spec.model)
+
   def loss_of_rows(bias, rows):
-    scores = models.apply_rows(spec.model, bias, rows, batch["values"], hyper["interact"])
+    scores = model.apply_rows(bias, rows, batch["values"], hyper["interact"])
     total, count = _loss_sum(spec.loss, scores, batch["targets"], batch["weights"],
                              batch["groups"])
     return total / jnp.maximum(count, 1.0), (total, count)
 
   if spec.row_sparse:
-    return sparse_update.sparse_step(spec.optimizer, params, state, step, batch["feature_ids"],
+    return sparse_update.sparse_step(spec.optimizer, params, state, batch["feature_ids"],
                                      loss_of_rows, hyper["learning_rate"], hyper["l2"])
 
-  def loss_of_params(p):
-    mean, aux = loss_of_rows(p["bias"], models.gather_rows(p, batch["feature_ids"]))
-    penalty = sum(jnp.sum(jnp.square(p[name])) for name in models.ROW_TABLES if name in p)
+  def loss_of_params(p: models.Params):
+    mean, aux = loss_of_rows(p.bias, models.gather_rows(p, batch["feature_ids"]))
+    penalty = sum(jnp.sum(jnp.square(table)) for table in p.tables.values())
     return mean + 0.5 * hyper["l2"] * penalty, aux
 
   grads, aux = jax.grad(loss_of_params, has_aux=True)(params)
@@ -88,20 +90,23 @@ def _step(spec: StepSpec, params, state, step, batch, hyper):
   return params, state, aux
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def train_epoch(spec: StepSpec, params, state, step, data, hyper, order):
-  """One pass over the batches `order` [num_batches, B]; returns (params, state, step, loss)."""
+@functools.partial(jax.jit, static_argnums=0, donate_argnums=(1, 2))
+def train_epoch(spec: StepSpec, params: models.Params, state, data, hyper, order):
+  """One pass over the batches `order` [num_batches, B]; returns (params, state, loss).
+
+  `params` and `state` are donated: the epoch updates the tables in place instead of
+  copying them (callers keep the returned ones; `fit` copies the best epoch's to the host).
+  """
   TRACES["train_epoch"] += 1
 
   def body(carry, rows):
-    params, state, step = carry
+    params, state = carry
     batch = {name: value[rows] for name, value in data.items()}
-    params, state, (total, count) = _step(spec, params, state, step, batch, hyper)
-    return (params, state, step + 1), (total, count)
+    params, state, (total, count) = _step(spec, params, state, batch, hyper)
+    return (params, state), (total, count)
 
-  (params, state, step), (totals, counts) = jax.lax.scan(
-      body, (params, state, step), order)
-  return params, state, step, jnp.sum(totals) / jnp.maximum(jnp.sum(counts), 1.0)
+  (params, state), (totals, counts) = jax.lax.scan(body, (params, state), order)
+  return params, state, jnp.sum(totals) / jnp.maximum(jnp.sum(counts), 1.0)
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -119,7 +124,7 @@ def eval_loss(spec: StepSpec, params, data, interact):
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def apply(model: str, params, feature_ids, values, interact):
+def apply(model: str, params: models.Params, feature_ids, values, interact):
   """Jitted `models.apply`: float32 [B] scores of feature_ids int32 [B, F], values [B, F],
   interaction weights `interact` float32 [F]."""
   TRACES["predict"] += 1

@@ -6,7 +6,7 @@ n); each epoch the host draws a shuffled batch order and the epoch runs `lax.sca
 Its shapes depend only on the data size, so it traces once per fit, never across epochs.
 
 Targets are standardised for the squared loss, so learning rates do not depend on the target
-scale; `fit` folds mean and std back into the parameters (bias, w, v → std·w, √std·v), so
+scale; `fit` folds mean and std back into the parameters (`models.scale_to_units`), so
 `predict` and `models.apply` return target units. For the logistic loss scores are logits;
 for the pairwise and listwise losses they are ranking scores, comparable within a group only.
 """
@@ -216,14 +216,13 @@ def fit(train: EncodedPairs, config: TrainConfig, val: EncodedPairs | None = Non
            "interact": interact}
   params = models.init_params(config.model, train.num_features, train.num_fields, config.rank,
                               jax.random.key(config.seed), config.init_scale)
-  state, step = steps.init_state(spec, params), jnp.zeros((), jnp.int32)
-  best = (math.inf, 0, params)
+  state = steps.init_state(spec, params)
+  best = (math.inf, 0, jax.device_get(params))  # (val loss, epoch, host copy of params)
   history = []
   for epoch in range(1, config.epochs + 1):
     order = _batch_order(rng, num_rows, padded_rows, spec.batch_size, groups)
     start, start_cpu = time.perf_counter(), time.process_time()
-    params, state, step, train_loss = steps.train_epoch(spec, params, state, step, data,
-                                                        hyper, order)
+    params, state, train_loss = steps.train_epoch(spec, params, state, data, hyper, order)
     train_loss = float(train_loss)  # waits for the epoch, so `seconds` times training only
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - start_cpu
     val_loss = None if val_data is None else float(steps.eval_loss(spec, params, val_data,
@@ -233,19 +232,13 @@ def fit(train: EncodedPairs, config: TrainConfig, val: EncodedPairs | None = Non
     if not math.isfinite(train_loss):
       raise FloatingPointError(f"training diverged at epoch {epoch}; lower learning_rate")
     if val_loss is None or val_loss < best[0]:
-      best = (math.inf if val_loss is None else val_loss, epoch, params)
+      # A host copy: the next epoch donates (overwrites) the device buffers.
+      best = (math.inf if val_loss is None else val_loss, epoch, jax.device_get(params))
     elif config.patience and epoch - best[1] >= config.patience:
       break
-  return FitResult(_to_target_units(best[2], mean, std), history, best[1], mean, std)
-
-
-def _to_target_units(params, mean: float, std: float) -> dict[str, np.ndarray]:
-  """Folds y = std·s + mean into the parameters (v enters every interaction twice)."""
-  scale = {"bias": std, "w": std, "v": math.sqrt(std)}
-  out = {name: np.asarray(value, np.float32) * np.float32(scale[name])
-         for name, value in params.items()}
-  out["bias"] = out["bias"] + np.float32(mean)
-  return out
+  in_units = models.scale_to_units(config.model, best[2], mean, std)
+  params = {name: np.asarray(value, np.float32) for name, value in models.to_dict(in_units).items()}
+  return FitResult(params, history, best[1], mean, std)
 
 
 def _interact(interact: np.ndarray | None, num_fields: int) -> jax.Array:
@@ -277,13 +270,11 @@ def predict(model: str, params, pairs: EncodedPairs,
     ValueError: unknown model, or `pairs` whose feature ids or fields do not fit `params`.
   """
   models.check_model(model)
-  num_features = np.shape(params["w"])[0]
+  num_features = np.shape(params["w"])[0] if "w" in params else 0
   if pairs.feature_ids.size and not (0 <= pairs.feature_ids.min()
                                      and pairs.feature_ids.max() < num_features):
     raise ValueError(f"pairs.feature_ids must lie in 0..{num_features - 1} (the params' features)")
-  if model == "ffm" and np.shape(params["v"])[1] != pairs.num_fields:
-    raise ValueError(f"pairs has {pairs.num_fields} fields, the FFM params "
-                     f"{np.shape(params['v'])[1]}")
+  params = models.from_dict(model, params, pairs.num_fields)  # checks tables and shapes
   rows = len(pairs.targets)
   if rows == 0:
     return np.zeros((0,), np.float32)
@@ -292,7 +283,6 @@ def predict(model: str, params, pairs: EncodedPairs,
   ids = np.zeros((padded, pairs.num_fields), np.int32)  # padding rows: id 0, value 0
   values = np.zeros((padded, pairs.num_fields), np.float32)
   ids[:rows], values[:rows] = pairs.feature_ids, pairs.values
-  params = {name: jnp.asarray(value, jnp.float32) for name, value in params.items()}
   interact = _interact(interact, pairs.num_fields)
   out = [steps.apply(model, params, ids[i:i + chunk], values[i:i + chunk], interact)
          for i in range(0, padded, chunk)]

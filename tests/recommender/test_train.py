@@ -61,7 +61,7 @@ def test_pairwise_loss_learns_within_group_ranking():
   pairs = pairs._replace(targets=pairs.targets + 100.0 * pairs.groups)
   trained = train.fit(pairs, FAST._replace(loss="pairwise", epochs=30))
   untrained = models.init_params("fm", pairs.num_features, pairs.num_fields, 4, jax.random.key(0))
-  before = _mean_group_spearman(train.predict("fm", untrained, pairs), pairs)
+  before = _mean_group_spearman(train.predict("fm", models.to_dict(untrained), pairs), pairs)
   after = _mean_group_spearman(train.predict("fm", trained.params, pairs), pairs)
   assert after > 0.8 and after > before + 0.5, (before, after)
 
@@ -138,7 +138,7 @@ def test_sparse_path_leaves_untouched_rows_alone():
   init = models.init_params("fm", pairs.num_features, pairs.num_fields, 4,
                             jax.random.key(config.seed), config.init_scale)
   np.testing.assert_allclose(result.params["v"][-3:],
-                             np.asarray(init["v"][-3:]) * np.sqrt(result.target_std), rtol=1e-6)
+                             np.asarray(init.tables["v"][-3:]) * np.sqrt(result.target_std), rtol=1e-6)
   np.testing.assert_array_equal(result.params["w"][-3:], 0.0)
   dense = train.fit(pairs, config._replace(row_sparse=False))  # L2 shrinks every row
   assert np.all(np.abs(dense.params["v"][-3:]) < np.abs(result.params["v"][-3:]))
@@ -210,9 +210,13 @@ def test_bad_pairs_raise():
     train.fit(pairs, FAST._replace(loss="logistic"))
   params = models.init_params("ffm", 5, 2, 2, jax.random.key(0))  # 2 fields, pairs have 3
   with pytest.raises(ValueError, match="feature_ids"):
-    train.predict("ffm", params, pairs)
+    train.predict("ffm", models.to_dict(params), pairs)
   with pytest.raises(ValueError, match="fields"):
-    train.predict("ffm", {**params, "w": np.zeros(pairs.num_features)}, pairs)
+    train.predict("ffm", {**models.to_dict(params), "w": np.zeros(pairs.num_features)}, pairs)
+  with pytest.raises(ValueError, match="must hold"):
+    train.predict("lr", {**models.to_dict(params), "w": np.zeros(pairs.num_features)},
+                  pairs)  # FFM params given as LR: an extra table "v"
+
 
 
 @pytest.mark.parametrize("optimizer", sparse_update.OPTIMIZERS)
@@ -234,13 +238,14 @@ def test_one_sparse_step_is_the_dense_optax_step_on_touched_rows(optimizer):
 
   for step in range(2):
     sparse, sparse_state, _ = sparse_update.sparse_step(
-        optimizer, sparse, sparse_state, jnp.int32(step), ids, loss_of_rows, 0.1, 0.0)
-    grads = jax.grad(lambda p: loss_of_rows(p["bias"], models.gather_rows(p, ids))[0])(dense)
+        optimizer, sparse, sparse_state, ids, loss_of_rows, 0.1, 0.0)
+    grads = jax.grad(lambda p: loss_of_rows(p.bias, models.gather_rows(p, ids))[0])(dense)
     updates, dense_state = tx.update(grads, dense_state, dense)
     dense = jax.tree.map(lambda p, u: p - 0.1 * u, dense, updates)
   touched = np.unique(ids)
   for name in ("w", "v"):
-    np.testing.assert_allclose(np.asarray(sparse[name])[touched],
-                               np.asarray(dense[name])[touched], rtol=1e-6, atol=1e-7)
-    np.testing.assert_array_equal(np.asarray(sparse[name])[8:], np.asarray(params[name])[8:])
-  np.testing.assert_allclose(sparse["bias"], dense["bias"], rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(sparse.tables[name])[touched],
+                               np.asarray(dense.tables[name])[touched], rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(np.asarray(sparse.tables[name])[8:],
+                                  np.asarray(params.tables[name])[8:])
+  np.testing.assert_allclose(sparse.bias, dense.bias, rtol=1e-6)
