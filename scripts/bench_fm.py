@@ -9,7 +9,7 @@ os.environ.setdefault("XLA_FLAGS",
 from absl import app, flags  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
-from guidedrec_jax import io  # noqa: E402
+from guidedrec_jax import compilation_cache, io  # noqa: E402
 from guidedrec_jax.recommender import fm_benchmark  # noqa: E402
 
 config_flags.DEFINE_config_file("config", None, "configs/bench_fm.py", lock_config=True)
@@ -18,6 +18,7 @@ flags.DEFINE_string("workdir", None, "Output folder.", required=True)
 
 def main(argv):
   del argv
+  compilation_cache.enable()  # persistent JAX compilation cache, $GUIDEDREC_COMPILATION_CACHE
   print(io.markdown_table(fm_benchmark.run_benchmark(flags.FLAGS.config, flags.FLAGS.workdir),
                           float_format="{:.4f}"))
 

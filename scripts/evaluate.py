@@ -3,7 +3,7 @@
 from absl import app, flags
 from ml_collections import config_flags
 
-from guidedrec_jax import io
+from guidedrec_jax import compilation_cache, io
 from guidedrec_jax.recommender import evaluate
 
 config_flags.DEFINE_config_file("config", None, "configs/setting*.py", lock_config=True)
@@ -12,6 +12,7 @@ flags.DEFINE_string("workdir", None, "Output folder.", required=True)
 
 def main(argv):
   del argv
+  compilation_cache.enable()  # persistent JAX compilation cache, $GUIDEDREC_COMPILATION_CACHE
   summary = evaluate.evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
   print(io.markdown_table(summary.to_dict("records")))
 

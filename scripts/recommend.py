@@ -15,7 +15,7 @@ A benchmark task, held out (its measured top-1 beside the prediction, for evalua
 from absl import app, flags
 from ml_collections import config_flags
 
-from guidedrec_jax import io
+from guidedrec_jax import compilation_cache, io
 from guidedrec_jax.benchmark import recommend, recommend_dataset
 
 config_flags.DEFINE_config_file("config", None, "configs/micro_zoo.py", lock_config=True)
@@ -33,6 +33,7 @@ flags.DEFINE_string("recommender", None, "A saved recommender folder (default: w
 
 def main(argv):
   del argv
+  compilation_cache.enable()  # persistent JAX compilation cache, $GUIDEDREC_COMPILATION_CACHE
   f = flags.FLAGS
   if f.dataset is None and f.config.recommend.dataset == "":
     table, path = recommend.recommend(f.config, f.workdir, f.task, f.max_params, f.max_gmacs)

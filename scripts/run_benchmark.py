@@ -3,7 +3,7 @@
 from absl import app, flags
 from ml_collections import config_flags
 
-from guidedrec_jax import io
+from guidedrec_jax import compilation_cache, io
 from guidedrec_jax.benchmark import pipeline
 
 config_flags.DEFINE_config_file("config", None, "configs/micro_zoo.py", lock_config=True)
@@ -12,6 +12,7 @@ flags.DEFINE_string("workdir", None, "Output folder (reruns reuse its caches).",
 
 def main(argv):
   del argv
+  compilation_cache.enable()  # persistent JAX compilation cache, $GUIDEDREC_COMPILATION_CACHE
   result = pipeline.run_benchmark(flags.FLAGS.config, flags.FLAGS.workdir)
   print("\nLeave-one-task-out Pearson (Table 2 shape):\n")
   print(io.markdown_table(result["table2"]))

@@ -7,6 +7,7 @@
 from absl import app, flags
 from ml_collections import config_flags
 
+from guidedrec_jax import compilation_cache
 from guidedrec_jax.benchmark import recommender_run
 
 config_flags.DEFINE_config_file("config", None, "configs/train_recommender.py", lock_config=True)
@@ -15,6 +16,7 @@ flags.DEFINE_string("workdir", None, "Output folder (gets recommender/).", requi
 
 def main(argv):
   del argv
+  compilation_cache.enable()  # persistent JAX compilation cache, $GUIDEDREC_COMPILATION_CACHE
   model = recommender_run.train_recommender(flags.FLAGS.config, flags.FLAGS.workdir)
   print(f"saved a {len(model.members)}-seed recommender trained on {model.meta['num_rows']} "
         f"rows of {len(model.meta['datasets'])} datasets to {flags.FLAGS.workdir}/recommender")
