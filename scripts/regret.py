@@ -8,7 +8,7 @@ recommender's method against "a model's mean on the other tasks" and each raw MS
 from absl import app, flags
 from ml_collections import config_flags
 
-from guidedrec_jax import io
+from guidedrec_jax import compilation_cache, io
 from guidedrec_jax.benchmark import regret
 
 config_flags.DEFINE_config_file("config", None, "configs/micro_zoo.py", lock_config=True)
@@ -17,6 +17,7 @@ flags.DEFINE_string("workdir", None, "The benchmark run's workdir.", required=Tr
 
 def main(argv):
   del argv
+  compilation_cache.enable()  # persistent JAX compilation cache, $GUIDEDREC_COMPILATION_CACHE
   result = regret.run_regret(flags.FLAGS.config, flags.FLAGS.workdir)
   print(io.markdown_table(result["summary"].to_dict("records"), float_format="{:.2f}"))
   print("written to", *result["paths"], f"({result['seconds']:.0f} s)")
