@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import sys
 import time
 
 import numpy as np
@@ -92,3 +93,37 @@ def test_libsvm_lines(tmp_path, ratings):
   first = path.read_text().splitlines()[0].split()
   assert float(first[0]) == ratings.targets[0]
   assert [int(t.split(":")[0]) for t in first[1:]] == list(ratings.feature_ids[0])
+
+
+_FAKE_XLEARN = '''
+class _FM:
+  def setTrain(self, path): pass
+  def setQuiet(self): pass
+  def disableNorm(self): pass
+  def setTest(self, path): self.test = path
+  def fit(self, params, path):
+    with open(path, "w") as f:
+      f.write(str(params["epoch"]))
+  def predict(self, model_path, out_path):
+    # Planted: the error of every prediction is 0.01 * |epochs - 10|, so 10 epochs is best.
+    epoch = int(open(model_path).read())
+    targets = [float(line.split()[0]) for line in open(self.test)]
+    with open(out_path, "w") as f:
+      f.write("\\n".join(str(t + 0.01 * abs(epoch - 10)) for t in targets) + "\\n")
+def create_fm():
+  return _FM()
+'''
+
+
+def test_xlearn_best_epoch_is_chosen_on_the_holdout(tmp_path, monkeypatch, ratings):
+  """A stand-in `xlearn` module (the real one is never a dependency) with a planted best."""
+  (tmp_path / "xlearn.py").write_text(_FAKE_XLEARN)
+  monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+  rows = ratings.take(np.arange(50))
+  out = fm_benchmark.run_xlearn(sys.executable, rows.take(np.arange(30)),
+                                rows.take(np.arange(40, 50)), {}, 50,
+                                val_pairs=rows.take(np.arange(30, 40)))
+  assert out["best_epoch"] == 10
+  assert out["best_test_rmse"] == pytest.approx(0.0, abs=1e-6)
+  assert out["test_rmse"] == pytest.approx(0.4, abs=1e-6)  # after all 50 epochs
+  assert np.isfinite(out["epoch_seconds"])
