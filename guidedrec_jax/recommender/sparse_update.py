@@ -1,10 +1,10 @@
 """Row-sparse optimizer updates, as libffm and xlearn do them.
 
 A batch of B rows and F fields names at most B·F feature ids. The step gathers those rows of
-the tables `w` [n] and `v` [n, ...] once (deduplicated into a fixed-size id list padded with
-the sentinel id n, see `_dedupe`), differentiates the loss with respect to the gathered rows (autodiff
-sums the gradient of a row used twice), and scatters the updated rows and their optimizer
-state back. Untouched rows, and their state, do not change: the cost of a step is O(B·F·k),
+the row tables (`models.Params.tables`, e.g. `w` [n] and `v` [n, ...]) once (deduplicated
+into a fixed-size id list padded with the sentinel id n, see `_dedupe`), differentiates the
+loss with respect to the gathered rows (autodiff sums the gradient of a row used twice), and
+scatters the updated rows and their optimizer state back. Untouched rows, and their state, do not change: the cost of a step is O(B·F·k),
 independent of n.
 
 The update is optax's own transformation (`transform`) applied to the gathered rows and

@@ -115,12 +115,15 @@ def create_fm():
 '''
 
 
-def test_xlearn_best_epoch_is_chosen_on_the_holdout(tmp_path, monkeypatch, ratings):
+def test_xlearn_best_epoch_is_chosen_on_the_holdout(tmp_path, ratings):
   """A stand-in `xlearn` module (the real one is never a dependency) with a planted best."""
   (tmp_path / "xlearn.py").write_text(_FAKE_XLEARN)
-  monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+  # `python -c` imports from its working directory: a wrapper runs it in tmp_path.
+  python = tmp_path / "python"
+  python.write_text(f'#!/bin/sh\ncd "{tmp_path}" && exec "{sys.executable}" "$@"\n')
+  python.chmod(0o755)
   rows = ratings.take(np.arange(50))
-  out = fm_benchmark.run_xlearn(sys.executable, rows.take(np.arange(30)),
+  out = fm_benchmark.run_xlearn(str(python), rows.take(np.arange(30)),
                                 rows.take(np.arange(40, 50)), {}, 50,
                                 val_pairs=rows.take(np.arange(30, 40)))
   assert out["best_epoch"] == 10

@@ -138,7 +138,8 @@ def test_sparse_path_leaves_untouched_rows_alone():
   init = models.init_params("fm", pairs.num_features, pairs.num_fields, 4,
                             jax.random.key(config.seed), config.init_scale)
   np.testing.assert_allclose(result.params["v"][-3:],
-                             np.asarray(init.tables["v"][-3:]) * np.sqrt(result.target_std), rtol=1e-6)
+                             np.asarray(init.tables["v"][-3:]) * np.sqrt(result.target_std),
+                             rtol=1e-6)
   np.testing.assert_array_equal(result.params["w"][-3:], 0.0)
   dense = train.fit(pairs, config._replace(row_sparse=False))  # L2 shrinks every row
   assert np.all(np.abs(dense.params["v"][-3:]) < np.abs(result.params["v"][-3:]))
