@@ -32,7 +32,7 @@ import ml_collections
 import pandas as pd
 
 from guidedrec_jax import io
-from guidedrec_jax.benchmark import plan, quality, recommend, score_stage
+from guidedrec_jax.benchmark import plan, quality, recommend, recommender_run, score_stage
 from guidedrec_jax.distributed import executor_from_config
 from guidedrec_jax.distributed.local import THREAD_VARIABLES
 from guidedrec_jax.recommender import evaluate, metrics
@@ -161,6 +161,8 @@ def run_benchmark(config: ml_collections.ConfigDict, workdir: str | pathlib.Path
   start = time.perf_counter()
   ranking, ranking_md = recommend.recommend(config, workdir)
   seconds["recommend"] = time.perf_counter() - start
+  # The saved recommender `recommend.py --dataset` reads, trained on all tasks (issue 8).
+  recommender_run.ensure_for_run(config, workdir)
   seconds["total"] = sum(seconds.values())
   writer.write(event="stages", scores_computed=scored, evaluation_ran=evaluated,
                seconds={k: round(v, 2) for k, v in seconds.items()})
