@@ -11,12 +11,13 @@ again with seed 1 (the noise ceiling). Command:
   .venv/bin/python scripts/run_benchmark.py --config=configs/micro_zoo.py \
       --workdir=workdir/micro_zoo
 
-Measured 2026-12-01, cold workdir, on the shared 2-core box with other engineers' jobs
-(another micro run among them): load average 4.5-14.3, mean 10.6 over the run. 3294 s wall
-(54.9 min): pre-training 82 s (6 models), sweep 2224 s (180 jobs), noise-ceiling re-run
-714 s (60 jobs), extraction 75 s, scores 142 s, evaluation 22 s. Not the 20 min budget at
-that load; the earlier config (360 jobs of 1 epoch on 256 images) took 749 s at load 3.5-6,
-and this one does 2x its fine-tuning work (240 jobs of 2 x 384 images). History
+Measured 2026-12-01, cold workdir and an empty JAX compilation cache
+(`GUIDEDREC_CACHE=/tmp/cold_cache`, workdir `/tmp/cold_run`), in a quiet window of the shared
+2-core box (load average 0.75-2.4 over the run): 486 s wall (8.1 min): pre-training 29 s
+(6 models), sweep 276 s (180 jobs), noise-ceiling re-run 90 s (60 jobs), extraction 9 s,
+scores 26 s, evaluation 45 s. The same cold run beside other engineers' jobs (load 4.5-14.3,
+mean 10.6) took 3294 s (sweep 2224 s, re-run 714 s). The histories of both runs are
+identical (seeded). History
 (`history_quality.md`): 8 of 90 pairs (8.9 %) within 5 points of chance (before: 27 of 90);
 per task chance / median / max top-1: animal_mnist 10 / 46.9 / 72.7, digits 10 / 67.2 /
 93.8, mnist 10 / 52.3 / 82.8, counting 16.7 / 29.7 / 58.6, orientation 12.5 / 18.8 / 97.7
@@ -27,10 +28,10 @@ points): raw scores H-score 0.05, LFC 0.18, LogME 0.28, TransRate 0.37, LEEP 0.4
 FM 0.83 / 0.83 / 0.84, FFM 0.83 / 0.81 / 0.86 (0.7-12.5) with `d,m` / `d,m,S_logme` /
 `d,m,S`; on digits / counting the best method reaches 0.92 / 0.97 against the ceiling's
 0.93 / 0.97.
-Issue 11's evaluation block, measured 2026-12-01 on another engineer's run of this config
-(6 tasks x 15 models; evaluation alone 118 s at load 9-11): the FM selected per fold by an
-inner leave-one-task-out (`d,m,S`, 3 seeds) 0.765 Pearson, regret@1 4.2, regret@3 0.0;
-model mean 0.717 (5.7, 4.6); ridge (d,m,S) 0.792 (6.1, 0.7); trees (d,m,S) 0.760 (8.5, 0.7).
+The evaluation block's selected method (the FM chosen per outer fold by an inner
+leave-one-task-out on the fold's training tasks, `d,m,S`, 3 seeds), in the quiet cold run
+above: 0.860 mean Pearson, regret@1 1.0, against model mean 0.819 (2.7); ridge (d,m,S) 0.867
+(1.4); trees (d,m,S) 0.879 (0.5) (`table2.md`).
 
 `--config=configs/micro_zoo.py:smoke` (4 models, 3 tasks, 96 training images, 1 grid point,
 1 epoch, digits re-run with seed 1, LR/FM only) ran end to end in 211 s at load ~10

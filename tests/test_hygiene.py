@@ -1,8 +1,7 @@
 """The package is installed (editable): the main job's code and tests do not edit the import
 path, and no test skips because one of the project's own modules failed to import.
 
-Covers the folders of issue 10 (the main job, its torch half, the executors and their
-tests) and the whole test tree for `importorskip`.
+Covers the package, the scripts, the configs and the tests.
 """
 
 import pathlib
@@ -12,12 +11,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 # Built from pieces so that this file does not match itself.
 PATH_EDIT = re.compile("sys" + r"\.path\.(insert|append)|" + "PYTHON" + "PATH")
 OWN_IMPORTORSKIP = re.compile("importorskip" + r"\(\s*['\"](guidedrec_jax|configs|tests)")
-MAIN_JOB = ("guidedrec_jax/benchmark/pipeline.py", "guidedrec_jax/benchmark/torch_stages.py",
-            "guidedrec_jax/benchmark/plan.py", "guidedrec_jax/finetune",
-            "guidedrec_jax/zoo", "guidedrec_jax/data", "guidedrec_jax/distributed",
-            "guidedrec_jax/contracts", "scripts/run_benchmark.py", "scripts/bench_ray_sweep.py",
-            "configs/micro_zoo.py", "tests/benchmark", "tests/finetune", "tests/zoo",
-            "tests/data", "tests/distributed", "tests/scores", "tests/recommender")
+# The whole project: every module, script, config and test.
+MAIN_JOB = ("guidedrec_jax", "scripts", "configs", "tests")
+
 
 
 def _files(parts):

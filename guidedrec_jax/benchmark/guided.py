@@ -30,7 +30,7 @@ import ml_collections
 import pandas as pd
 
 import guidedrec_jax
-from guidedrec_jax import io, paths
+from guidedrec_jax import io
 from guidedrec_jax.benchmark import plan, score_stage, user_dataset
 from guidedrec_jax.distributed.local import THREAD_VARIABLES
 from guidedrec_jax.history import schema
@@ -60,8 +60,6 @@ def run_child(request: dict[str, Any], folder: pathlib.Path) -> dict[str, Any]:
   io.write_json_atomic(path, request)
   pathlib.Path(request["result"]).unlink(missing_ok=True)
   env = {**os.environ, **{name: "1" for name in THREAD_VARIABLES}}
-  env["PYTHONPATH"] = str(paths.PROJECT_ROOT) + (":" + env["PYTHONPATH"]
-                                                  if env.get("PYTHONPATH") else "")
   done = subprocess.run([sys.executable, "-m", CHILD, str(path)], env=env)
   if done.returncode != 0:
     raise RuntimeError(f"the torch child ({request['mode']}) failed with exit status "

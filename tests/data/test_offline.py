@@ -1,6 +1,7 @@
 """Offline sources: package files parsed safely into uint8 [N, H, W, 1]."""
 
 import codecs
+import functools
 import gzip
 import importlib.util
 import os
@@ -10,12 +11,18 @@ import numpy as np
 import pytest
 
 from guidedrec_jax.data import offline
+from tests import shared_data
 
 
 def needs_package(name):
-  """Skips a test when an optional data package is not installed (CI installs them)."""
-  return pytest.mark.skipif(importlib.util.find_spec(name) is None,
-                            reason=f"optional data package {name!r} is not installed")
+  """Runs a test only where the data package is installed; CI installs it (a failure there)."""
+  def decorate(test):
+    @functools.wraps(test)
+    def wrapped(*args, **kwargs):
+      shared_data.require(importlib.util.find_spec(name) is not None, f"data package {name!r}")
+      return test(*args, **kwargs)
+    return wrapped
+  return decorate
 
 
 def _check(images, labels, n, side):
@@ -25,9 +32,8 @@ def _check(images, labels, n, side):
   assert images.max() > 200  # Pixels scaled to 0..255, not left as 0..1 or 0..16.
 
 
-@pytest.mark.skipif(not (offline.FASHION_MNIST_DIR / "t10k-images-idx3-ubyte.gz").exists(),
-                    reason="Debian's dataset-fashion-mnist is not installed")
 def test_fashion_mnist_idx_files():
+  shared_data.require((offline.FASHION_MNIST_DIR / "t10k-images-idx3-ubyte.gz").exists(), "Debian's dataset-fashion-mnist")
   _check(*offline.OFFLINE["fashion_mnist"].load("test", None), 10000, 28)
 
 
@@ -47,7 +53,6 @@ def test_animal_mnist_pickles():
 
 
 def test_digits_from_scikit_learn():
-  pytest.importorskip("sklearn")
   _check(*offline.OFFLINE["digits"].load("all", None), 1797, 8)
 
 

@@ -9,6 +9,7 @@ from PIL import Image
 from guidedrec_jax.data import SPLITS, dataset_names, load_dataset
 from guidedrec_jax.data.offline import FASHION_MNIST_DIR
 from guidedrec_jax.data.registry import TEST_FRACTION, VAL_FRACTION
+from tests import shared_data
 
 POOL = "procedural/shape"  # Fast, and its native splits test the no-carving path.
 
@@ -43,7 +44,6 @@ def test_bad_arguments_are_named(kwargs, match):
 
 
 def _digits(split, seed=0, max_examples=None):
-  pytest.importorskip("sklearn")
   return load_dataset("digits", split, seed=seed, max_examples=max_examples)
 
 
@@ -95,8 +95,7 @@ def test_seed_changes_procedural_images():
   np.testing.assert_array_equal(a.images, load_dataset(POOL, "test", seed=0).images)
 
 
-@pytest.mark.skipif(not (FASHION_MNIST_DIR / "t10k-labels-idx1-ubyte.gz").exists(),
-                    reason="Debian's dataset-fashion-mnist is not installed")
 def test_offline_native_splits_are_not_carved():
+  shared_data.require((FASHION_MNIST_DIR / "t10k-labels-idx1-ubyte.gz").exists(), "Debian's dataset-fashion-mnist")
   dataset = load_dataset("fashion_mnist", "test", seed=7)
   assert len(dataset) == 10000 and "carved_from" not in dataset.meta

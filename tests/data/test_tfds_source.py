@@ -93,6 +93,6 @@ def test_task_missing_from_tfds_points_to_folders():
 
 
 def test_unprepared_data_dir_is_a_clear_error(tmp_path, private_cache):
-  pytest.importorskip("tensorflow_datasets")
+  import tensorflow_datasets  # noqa: F401  (a dependency: a missing one fails)
   with pytest.raises(FileNotFoundError, match="not prepared"):
     load_dataset("cifar10", "test", data_dir=str(tmp_path))

@@ -266,9 +266,9 @@ def test_killed_guided_sweep_resumes_without_duplicates(run, first_and_second, t
              "config": {**config.to_dict(), "num_workers": 1},  # one job at a time
              "result": str(tmp_path / "result.json")}
   (tmp_path / "request.json").write_text(json.dumps(request))
-  env = {**os.environ, "PYTHONPATH": str(pathlib.Path(__file__).resolve().parents[2])}
+  # The package is installed (editable): the child imports it as `-m` without any path edit.
   child = subprocess.Popen([sys.executable, "-m", guided.CHILD, str(tmp_path / "request.json")],
-                           env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                           start_new_session=True, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
   jobs = sweep_dir / "jobs.jsonl"
   deadline = time.monotonic() + 240

@@ -10,9 +10,14 @@ import pytest
 
 from configs import bench_fm as bench_config
 from guidedrec_jax.recommender import fm_benchmark, movielens, train
+from tests import shared_data
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("recbole") is None,
-                                reason="recbole (which ships MovieLens-100k) is not installed")
+
+
+@pytest.fixture(autouse=True)
+def _recbole_installed():
+  shared_data.require(importlib.util.find_spec("recbole") is not None,
+                      "recbole (which ships MovieLens-100k)")
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 import torchvision
 
 from guidedrec_jax.zoo import weights
+from tests import shared_data
 
 torch.set_num_threads(1)
 
@@ -18,8 +19,7 @@ EFFICIENTNET_STAGE_STRIDES = (1, 2, 2, 2, 1, 2, 1)
 
 def _offline(architecture):
   path = weights.offline_weights_path(architecture)
-  if path is None:
-    pytest.skip(f"offline weights package for {architecture} not installed")
+  shared_data.require(path is not None, f"the offline weights package for {architecture}")
   return path
 
 
