@@ -164,7 +164,13 @@ def markdown_table(rows: list[Mapping[str, Any]], float_format: str = "{:.3f}") 
     return ""
   columns = list(rows[0].keys())
   def cell(v: Any) -> str:
-    return float_format.format(v) if isinstance(v, float) else str(v)
+    if not isinstance(v, float):
+      return str(v)
+    text = float_format.format(v)
+    # A small nonzero value (a weight decay of 5e-4) must not print as a rounded 0.001 / 0.000.
+    if v != 0 and abs(v) < 0.01:
+      text = f"{v:.3g}"
+    return text
   lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
   lines += ["| " + " | ".join(cell(r.get(c, "")) for c in columns) + " |" for r in rows]
   return "\n".join(lines) + "\n"
