@@ -167,8 +167,9 @@ def markdown_table(rows: list[Mapping[str, Any]], float_format: str = "{:.3f}") 
     if not isinstance(v, float):
       return str(v)
     text = float_format.format(v)
-    # A small nonzero value (a weight decay of 5e-4) must not print as a rounded 0.001 / 0.000.
-    if v != 0 and abs(v) < 0.01:
+    # A small value (a weight decay of 5e-4) must not print as a rounded 0.001 / 0.000; below
+    # 1e-6 it is round-off noise in these tables (a score of -1e-14) and prints as 0.000.
+    if 1e-6 <= abs(v) < 0.01:
       text = f"{v:.3g}"
     return text
   lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]

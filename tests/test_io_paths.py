@@ -62,8 +62,8 @@ def test_write_table_and_metrics(tmp_path):
   csv_path, md_path = io.write_table(tmp_path, "t", [{"a": 1, "b": 0.5}, {"a": 2, "b": 0.25}])
   assert csv_path.read_text().splitlines() == ["a,b", "1,0.5", "2,0.25"]
   assert "| 2 | 0.250 |" in md_path.read_text()
-  small = io.markdown_table([{"wd": 5e-4, "zero": 0.0, "neg": -0.004}])
-  assert "| 0.0005 | 0.000 | -0.004 |" in small  # not rounded to 0.001
+  small = io.markdown_table([{"wd": 5e-4, "zero": 0.0, "neg": -0.004, "noise": -1e-14}])
+  assert "| 0.0005 | 0.000 | -0.004 | -0.000 |" in small  # 5e-4 not rounded to 0.001
   writer = io.MetricsWriter(tmp_path)
   writer.write(step=1, loss=0.5)
   assert json.loads(writer.path.read_text())["loss"] == 0.5
