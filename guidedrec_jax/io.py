@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import io
 import json
 import os
@@ -189,3 +190,8 @@ def write_table(workdir: PathLike, name: str, rows: list[Mapping[str, Any]]) -> 
   write_text_atomic(csv_path, buffer.getvalue())
   write_text_atomic(md_path, markdown_table(list(rows)))
   return csv_path, md_path
+
+
+def json_fingerprint(*parts: Any) -> str:
+  """SHA-256 of `parts` as sorted JSON (non-JSON values by `str`): a cache or stage key."""
+  return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()

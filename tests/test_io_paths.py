@@ -67,3 +67,10 @@ def test_write_table_and_metrics(tmp_path):
   writer = io.MetricsWriter(tmp_path)
   writer.write(step=1, loss=0.5)
   assert json.loads(writer.path.read_text())["loss"] == 0.5
+
+
+def test_json_fingerprint_is_order_free_for_keys_and_follows_values():
+  a = io.json_fingerprint({"b": 1, "a": [1, 2]}, "x")
+  assert a == io.json_fingerprint({"a": [1, 2], "b": 1}, "x")
+  assert a != io.json_fingerprint({"a": [2, 1], "b": 1}, "x")
+  assert len(a) == 64

@@ -18,12 +18,8 @@ The driver never imports torch: the child is `python -m guidedrec_jax.benchmark.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import pathlib
-import subprocess
-import sys
 from typing import Any, Sequence
 
 import ml_collections
@@ -32,15 +28,11 @@ import pandas as pd
 import guidedrec_jax
 from guidedrec_jax import io
 from guidedrec_jax.benchmark import plan, score_stage, user_dataset
-from guidedrec_jax.distributed.local import THREAD_VARIABLES
+from guidedrec_jax.distributed.local import run_module
 from guidedrec_jax.history import schema
 
 CHILD = "guidedrec_jax.benchmark.user_torch"
 MANIFEST = "zoo_manifest.json"
-
-
-def _key(*parts: Any) -> str:
-  return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def user_dir(workdir: pathlib.Path, name: str) -> pathlib.Path:
@@ -59,11 +51,7 @@ def run_child(request: dict[str, Any], folder: pathlib.Path) -> dict[str, Any]:
   path = folder / f"{request['mode']}_request.json"
   io.write_json_atomic(path, request)
   pathlib.Path(request["result"]).unlink(missing_ok=True)
-  env = {**os.environ, **{name: "1" for name in THREAD_VARIABLES}}
-  done = subprocess.run([sys.executable, "-m", CHILD, str(path)], env=env)
-  if done.returncode != 0:
-    raise RuntimeError(f"the torch child ({request['mode']}) failed with exit status "
-                       f"{done.returncode}; see the traceback above")
+  run_module(CHILD, str(path), what=f"the torch child ({request['mode']})")
   return json.loads(pathlib.Path(request["result"]).read_text())
 
 
@@ -79,7 +67,7 @@ def zoo_meta(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> pd.Dat
   """One row per zoo model: `model` and the history's model columns (cached, see above)."""
   names = plan.zoo_names(config)
   manifest = manifest_path(workdir)
-  key = _key(names, manifest.read_text(), guidedrec_jax.__version__)
+  key = io.json_fingerprint(names, manifest.read_text(), guidedrec_jax.__version__)
   cache = workdir / "user" / "zoo_meta.json"
   if cache.exists() and json.loads(cache.read_text()).get("key") == key:
     meta = json.loads(cache.read_text())["meta"]
@@ -108,7 +96,7 @@ def extract(config: ml_collections.ConfigDict, workdir: pathlib.Path,
              "manifest": str(manifest_path(workdir)), "cache_root": cache_root,
              "probe": config.probe.to_dict(), "seed": config.seed,
              "num_workers": config.num_workers}
-  key = _key(request, manifest_path(workdir).read_text(), guidedrec_jax.__version__)
+  key = io.json_fingerprint(request, manifest_path(workdir).read_text(), guidedrec_jax.__version__)
   stamp = folder / "extract.json"
   record = json.loads(stamp.read_text()) if stamp.exists() else {}
   known = record.get("models", {}) if record.get("key") == key else {}
@@ -136,7 +124,7 @@ def scores(config: ml_collections.ConfigDict, folder: pathlib.Path, name: str,
   only models without current rows are scored.
   """
   path, stamp = folder / "scores.csv", folder / "scores.json"
-  keys = {m: _key(io.sidecar_path(p).read_text(), tuple(config.scores))
+  keys = {m: io.json_fingerprint(io.sidecar_path(p).read_text(), tuple(config.scores))
           for m, p in caches.items()}
   known = (json.loads(stamp.read_text()).get("models", {}) if stamp.exists() and path.exists()
            else {})

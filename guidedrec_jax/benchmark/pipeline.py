@@ -19,12 +19,8 @@ The driver never imports torch: the halves meet in the files of the workdir.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import pathlib
-import subprocess
-import sys
 import time
 from typing import Any
 
@@ -34,7 +30,7 @@ import pandas as pd
 from guidedrec_jax import io
 from guidedrec_jax.benchmark import plan, quality, recommend, recommender_run, score_stage
 from guidedrec_jax.distributed import executor_from_config
-from guidedrec_jax.distributed.local import THREAD_VARIABLES
+from guidedrec_jax.distributed.local import run_module
 from guidedrec_jax.recommender import evaluate, metrics
 
 TORCH_STAGES = "guidedrec_jax.benchmark.torch_stages"
@@ -46,17 +42,8 @@ def run_torch_stages(workdir: pathlib.Path) -> dict[str, Any]:
   Raises:
     RuntimeError: the child failed (its traceback is on stderr above).
   """
-  # The package is installed, so `-m` finds it from any directory: no path edits.
-  env = {**os.environ, **{name: "1" for name in THREAD_VARIABLES}}
-  result = subprocess.run([sys.executable, "-m", TORCH_STAGES, str(workdir)], env=env)
-  if result.returncode != 0:
-    raise RuntimeError(f"the torch stages failed (exit status {result.returncode}); "
-                       "see the traceback above")
+  run_module(TORCH_STAGES, str(workdir), what="the torch stages")
   return json.loads((workdir / "torch_stages.json").read_text())
-
-
-def _fingerprint(*parts: Any) -> str:
-  return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _cached_stage(path: pathlib.Path, fingerprint: str) -> bool:
@@ -71,7 +58,7 @@ def _scores(config: ml_collections.ConfigDict, workdir: pathlib.Path,
   sidecars = {f"{task}/{model}": io.sidecar_path(path).read_text()
               for task, by_model in caches.items() for model, path in by_model.items()}
   scores = tuple(config.scores)
-  fingerprint = _fingerprint(sidecars, scores)
+  fingerprint = io.json_fingerprint(sidecars, scores)
   stamp = workdir / "scores.json"
   if (workdir / recommend.SCORES).exists() and _cached_stage(stamp, fingerprint):
     return False
@@ -99,7 +86,7 @@ def _evaluate(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> bool:
   """Runs setting 3 under `workdir/evaluation` unless it is current; True if it ran."""
   ev = recommend.evaluation_config(config, workdir)
   out = workdir / "evaluation"
-  fingerprint = _fingerprint((workdir / recommend.HISTORY).read_text(),
+  fingerprint = io.json_fingerprint((workdir / recommend.HISTORY).read_text(),
                              (workdir / recommend.SCORES).read_text(), ev.to_dict())
   stamp = out / "fingerprint.json"
   if (out / "per_dataset.csv").exists() and _cached_stage(stamp, fingerprint):

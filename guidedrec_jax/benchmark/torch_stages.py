@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import hashlib
 import json
 import pathlib
 import sys
@@ -218,10 +217,9 @@ def _extract(config: dict[str, Any], workdir: pathlib.Path, manifest: pathlib.Pa
   """
   probe = config["probe"]
   cache_root = config["cache_dir"] or str(workdir / "cache")
-  key = hashlib.sha256(json.dumps(
-      [config["tasks"], config["seed"], config["sweep"]["num_train"],
-       config["sweep"]["num_val"], probe, cache_root, names, manifest.read_text(),
-       guidedrec_jax.__version__], sort_keys=True).encode()).hexdigest()
+  key = io.json_fingerprint(
+      config["tasks"], config["seed"], config["sweep"]["num_train"], config["sweep"]["num_val"],
+      probe, cache_root, names, manifest.read_text(), guidedrec_jax.__version__)
   jobs = [(task, name) for task in config["tasks"] for name in names]
   sidecars = {f"{t}/{m}": io.sidecar_path(feature_cache_path(cache_root, t, m))
               for t, m in jobs}

@@ -15,6 +15,8 @@ from __future__ import annotations
 import concurrent.futures
 import multiprocessing
 import os
+import subprocess
+import sys
 from typing import Any, Callable, Iterator, Protocol, Sequence, TypeVar
 
 Job = TypeVar("Job")
@@ -110,3 +112,19 @@ class ProcessExecutor:
 
 def _single_thread_worker() -> None:
   os.environ.update({name: "1" for name in THREAD_VARIABLES})
+
+
+def run_module(module: str, *args: str, what: str) -> None:
+  """Runs `python -m module args` in a child process with one BLAS/OpenMP thread.
+
+  The package is installed, so `-m` finds it from any directory: no path edits. The child's
+  output (progress bars, tracebacks) passes through.
+
+  Raises:
+    RuntimeError: the child exited non-zero; `what` names it in the message.
+  """
+  env = {**os.environ, **{name: "1" for name in THREAD_VARIABLES}}
+  done = subprocess.run([sys.executable, "-m", module, *args], env=env)
+  if done.returncode != 0:
+    raise RuntimeError(f"{what} failed with exit status {done.returncode}; "
+                       "see the traceback above")

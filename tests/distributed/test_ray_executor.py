@@ -230,3 +230,10 @@ def test_local_ray_stays_on_loopback_and_leaves_no_token_file(tmp_path):
       pass
     process.wait(timeout=10)
   assert not (tmp_path / ".ray").exists()
+
+
+def test_run_module_returns_on_success_and_names_a_failed_child():
+  from guidedrec_jax.distributed.local import run_module
+  run_module("json.tool", "--help", what="json.tool")  # exits 0
+  with pytest.raises(RuntimeError, match="the probe child failed with exit status 2"):
+    run_module("json.tool", "--no-such-flag", what="the probe child")
