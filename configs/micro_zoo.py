@@ -31,7 +31,9 @@ FM 0.83 / 0.83 / 0.84, FFM 0.83 / 0.81 / 0.86 (0.7-12.5) with `d,m` / `d,m,S_log
 The evaluation block's selected method (the FM chosen per outer fold by an inner
 leave-one-task-out on the fold's training tasks, `d,m,S`, 3 seeds), in the quiet cold run
 above: 0.860 mean Pearson, regret@1 1.0, against model mean 0.819 (2.7); ridge (d,m,S) 0.867
-(1.4); trees (d,m,S) 0.879 (0.5) (`table2.md`).
+(1.4); trees (d,m,S) 0.879 (0.5) (`table2.md`). The similar datasets' weighted model mean
+(`recommender/neighbors.py`, MS-score similarity, tau = 1; its evaluation rerun on a copy of
+that run, 46 s at load 0.3-2.6): 0.832, regret@1 0.65.
 
 `--config=configs/micro_zoo.py:smoke` (4 models, 3 tasks, 96 training images, 1 grid point,
 1 epoch, digits re-run with seed 1, LR/FM only) ran end to end in 211 s at load ~10
@@ -114,6 +116,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   ev.history.difficulty_model = "mobilenetv2_100@32"
   ev.baselines = ("params_m", "gmacs")
   ev.history_mean_baseline = True  # a model's mean accuracy on the training tasks
+  ev.neighbor_baselines = (1.0,)   # ... weighted by each task's MS-score similarity
   ev.ridge_field_sets = ("d,m,S",)   # baselines on the same encoded fields (issue 11)
   ev.tree_field_sets = ("d,m,S",)
   ev.models = ("lr", "fm", "ffm")
@@ -141,6 +144,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       models=(),                   # rank only these zoo models; () = the whole zoo
       image_size=64,               # folder images are resized to this square side when read
       finetune_top=0,              # fine-tune the top-k recommended models (the guided loop)
+      similar_tau=1.0,             # temperature of the history's similar datasets (neighbors.py)
   ))
   # The saved recommender (recommender/saved.py): written to <workdir>/recommender by
   # scripts/train_recommender.py and at the end of the main job, read by --dataset.

@@ -8,9 +8,14 @@ scores and builds one history row per kept zoo model, models without any history
 (known by their meta features: their `model_id` encodes as "unknown"), and the saved
 recommender predicts each one's top-1 as the mean ± spread (std) of its seed ensemble.
 
+Beside it, the run's history is read the other way round (`recommender/neighbors.py`): which
+of its datasets the new one resembles (their weights, from the MS-score profiles over the
+zoo, or from the zoo's models pre-trained on it), and each model's mean z-scored accuracy on
+them, weighted so (`similar_datasets_z`).
+
 Outputs in `<workdir>/user/<slug>/`: `recommendation.{csv,md}` (rank, prediction, spread,
-params, GMACs, input size, family, pre-training domain, each raw MS score, whether the
-recommender saw the model in training) and `recommendation.png` (bars with error bars);
+the similar datasets' weighted mean, params, GMACs, input size, family, pre-training domain,
+each raw MS score, whether the recommender saw the model in training) and `recommendation.png` (bars with error bars);
 one `recommend_dataset` event in the run's `metrics.jsonl`.
 """
 
@@ -33,6 +38,7 @@ from guidedrec_jax import io  # noqa: E402
 from guidedrec_jax.benchmark import (guided, guided_loop, plan, recommender_run,  # noqa: E402
                                      user_dataset)
 from guidedrec_jax.history import schema  # noqa: E402
+from guidedrec_jax.recommender import neighbors  # noqa: E402
 from guidedrec_jax.recommender import saved as saved_lib  # noqa: E402
 
 FILTERS = ("max_params", "max_gmacs", "max_input_size")
@@ -76,16 +82,32 @@ def select_models(meta: pd.DataFrame, settings: dict[str, Any]) -> list[str]:
   return list(meta["model"][keep])
 
 
+def similar_datasets(history: pd.DataFrame, rows: pd.DataFrame, name: str, tau: float
+                     ) -> tuple[np.ndarray, pd.Series, str]:
+  """The history read by similarity to the user's dataset `name` (`rows`: its zoo rows).
+
+  Returns:
+    (the similarity-weighted model mean per row of `rows`, the weight of each history dataset
+    (largest first), the similarity's source: `scores`, `transfer` or `uniform`).
+  """
+  fitted = neighbors.NeighborMethod("similar datasets", float(tau)).fit(history)
+  similarity, source = fitted.dataset_similarity(name, rows)
+  weights = pd.Series(fitted.weights(similarity), index=list(fitted.datasets))
+  return fitted.predict(rows), weights.sort_values(ascending=False), source
+
+
 def ranked_table(rows: pd.DataFrame, mean: np.ndarray, spread: np.ndarray,
-                 trained_models: Sequence[str], target: str) -> pd.DataFrame:
+                 trained_models: Sequence[str], target: str,
+                 similar: np.ndarray | None = None) -> pd.DataFrame:
   """The ranking: best prediction first (ties by name), scores as raw columns."""
   column = "predicted_top1" if target == "raw" else f"predicted_{target}"
-  table = rows.assign(**{column: mean, "spread": spread},
+  similar = np.full(len(rows), np.nan) if similar is None else similar
+  table = rows.assign(**{column: mean, "spread": spread, "similar_datasets_z": similar},
                       in_history=rows["model"].isin(trained_models),
                       input_size=rows["input_size"].round().astype("Int64"))
   table = table.sort_values([column, "model"], ascending=[False, True]).reset_index(drop=True)
   table.insert(0, "rank", np.arange(1, len(table) + 1))
-  columns = ["rank", "model", column, "spread", "params_m", "gmacs", "input_size", "family",
+  columns = ["rank", "model", column, "spread", "similar_datasets_z", "params_m", "gmacs", "input_size", "family",
              "pretrain_domain", *schema.score_columns(table), "in_history"]
   return table[columns]
 
@@ -145,7 +167,10 @@ def recommend_dataset(config: ml_collections.ConfigDict, workdir: str | pathlib.
   features = {k: float(rows[k].iloc[0]) for k in ("num_train", "num_classes", "difficulty")
               if k in rows.columns}
   mean, spread = saved_lib.predict(recommender, rows)
-  table = ranked_table(rows, mean, spread, recommender.meta["models"], recommender.target)
+  similar, weights, source = similar_datasets(recommender_run.run_history(config, workdir),
+                                              rows, user.name, settings["similar_tau"])
+  table = ranked_table(rows, mean, spread, recommender.meta["models"], recommender.target,
+                       similar)
   csv_path, md_path = io.write_table(folder, "recommendation", table.to_dict("records"))
   png_path = folder / "recommendation.png"
   name = recommender.members[0].info.get("name", recommender.meta["block"]["model"])
@@ -157,7 +182,7 @@ def recommend_dataset(config: ml_collections.ConfigDict, workdir: str | pathlib.
       images=len(user.dataset), skipped=len(user.skipped), models=len(kept),
       extract_computed=extracted["computed"], torch_child=extracted["child"],
       scores_computed=scored, seconds=round(seconds, 2), top1=table["model"].iloc[0])
-  return {"table": table, "features": features,
+  return {"table": table, "features": features, "similar": (weights, source),
           "paths": (csv_path, md_path, png_path), "skipped": user.skipped,
           "extract": extracted, "scores_computed": scored, "seconds": seconds, "user": user,
           "zoo_names": plan.zoo_names(config)}
@@ -176,7 +201,10 @@ def report(result: dict[str, Any]) -> str:
            f"{result['extract']['reused']} reused from the cache; scores "
            f"{'computed' if result['scores_computed'] else 'reused'}",
            "dataset features: " + ", ".join(f"{k} {v:.4g}" for k, v in
-                                             result["features"].items()), ""]
+                                             result["features"].items())]
+  weights, source = result["similar"]
+  lines += [f"resembles ({source} similarity; weights of the history's datasets): "
+            + ", ".join(f"{d} {w:.2f}" for d, w in weights.items()), ""]
   shown = table.drop(columns=["pretrain_domain"])
   lines.append(io.markdown_table(shown.to_dict("records")))
   csv_path, md_path, png_path = result["paths"]

@@ -21,7 +21,8 @@ import pandas as pd
 
 from guidedrec_jax import io
 from guidedrec_jax.history import generic, parc, public, schema, timm
-from guidedrec_jax.recommender import metrics, plots, preprocess, protocols, selection
+from guidedrec_jax.recommender import (metrics, neighbors, plots, preprocess, protocols,
+                                       selection)
 from guidedrec_jax.recommender import train as train_lib
 
 PROTOCOLS = ("setting1", "setting2", "setting3")
@@ -62,6 +63,8 @@ def default_config() -> ml_collections.ConfigDict:
                                                    training_seeds=1))
   config.baselines = ("params_m", "gmacs")  # history columns ranked as they are
   config.history_mean_baseline = False      # add protocols.HistoryMeanBaseline
+  # Similarity-weighted model means (recommender/neighbors.py), one row per temperature.
+  config.neighbor_baselines = ()
   config.target = "raw"               # preprocess.TARGETS: raw | dataset_z | dataset_rank
   config.score_norm = "global_z"      # preprocess.SCORE_NORMS: global_z | dataset_z | dataset_rank
   config.ensemble_seeds = 1           # LR/FM/FFM: members (training seeds) averaged per method
@@ -127,6 +130,8 @@ def build_methods(config: ml_collections.ConfigDict, history: pd.DataFrame,
     methods.append(protocols.ColumnBaseline("S_" + name, column, preprocess.score_sign(name)))
   if config.history_mean_baseline:
     methods.append(protocols.HistoryMeanBaseline())
+  for tau in config.neighbor_baselines:
+    methods.append(neighbors.NeighborMethod(f"similar datasets (tau={tau:g})", float(tau)))
   declared = generic.parse_declared(config.history.fields)
   extra = generic.declared_fields(declared)
   for label, fields in map(_label_and_spec, config.ridge_field_sets):

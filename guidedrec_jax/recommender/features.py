@@ -15,6 +15,10 @@ A field is one column of `EncodedPairs` and has one of three kinds:
   the training split, kept in the state), one-hot like a category; a missing value is the
   unknown id. It gives LR/FM/FFM a step function of size (the nonlinearity a tree finds)
   and lets FM interact each size band with the other fields.
+* `prior`: the mean training target of the row's category (`column`, the model ID for
+  `model_prior`) over the training datasets other than the row's own (`priors.PriorTable`):
+  the "model mean" heuristic as a feature, standardised like a numeric field, so that a
+  recommender can weigh it and interact it (`source_match x model_prior`).
 * `cross`: a categorical column times a numeric one (`family x log params`): the feature id of
   the category, valued with the standardised numeric column. It gives a linear model one
   slope per category, the interaction an FM learns from its latent vectors.
@@ -34,9 +38,12 @@ import numpy as np
 import pandas as pd
 
 from guidedrec_jax.history import schema
+from guidedrec_jax.recommender import priors
 from guidedrec_jax.recommender.pairs import EncodedPairs
 
-KINDS = ("categorical", "numeric", "cross", "binned")
+KINDS = ("categorical", "numeric", "cross", "binned", "prior")
+# Kinds encoded as one feature id valued by a standardised number.
+SCALAR_KINDS = ("numeric", "prior")
 UNKNOWN = "<unknown>"
 # Bumped whenever `get_state`'s layout or the meaning of an encoded value changes.
 STATE_VERSION = 1
@@ -78,6 +85,8 @@ FIELDS = {f.name: f for f in (
     Field("source_images", "source_images", "numeric", "m", log=True),
     Field("layers", "layers", "numeric", "m", log=True),
     Field("arch_imagenet_top1", "arch_imagenet_top1", "numeric", "m"),
+    # The model's mean training target on the other training datasets (priors.py).
+    Field("model_prior", "model", "prior", "m"),
     # Size bands (quantile bins of the training rows), for a nonlinear size effect.
     Field("params_bin", "params_m", "binned", "m", bins=8),
     Field("gmacs_bin", "gmacs", "binned", "m", bins=8),
@@ -218,6 +227,7 @@ class FeatureEncoder:
     self.categories: dict[str, list[str]] = {}
     self.stats: dict[str, tuple[float, float]] = {}
     self.edges: dict[str, list[float]] = {}
+    self.priors: dict[str, priors.PriorTable] = {}
     self.offsets: list[int] = []
     self.num_features = 0
 
@@ -226,6 +236,9 @@ class FeatureEncoder:
     if frame.empty:
       raise ValueError("frame must hold at least one training row")
     self._check_columns(frame)
+    if any(f.kind == "prior" for f in self.fields) and schema.TARGET_COLUMN not in frame:
+      raise ValueError(f"frame needs a {schema.TARGET_COLUMN!r} column to fit prior fields "
+                       f"{[f.name for f in self.fields if f.kind == 'prior']}")
     self.offsets, offset = [], 0
     for field in self.fields:
       self.offsets.append(offset)
@@ -237,7 +250,7 @@ class FeatureEncoder:
         quantiles = np.linspace(0, 1, field.bins + 1)[1:-1]
         self.edges[field.name] = (np.unique(np.quantile(finite, quantiles)).tolist()
                                   if finite.size else [])
-      if field.kind != "numeric":
+      if field.kind not in SCALAR_KINDS:
         seen = self._labels(frame, field)
         sharers = [f.column for f in self.fields if f.shared_with == field.name]
         seen = pd.concat([seen] + [frame[c].astype(str) for c in sharers])
@@ -245,8 +258,11 @@ class FeatureEncoder:
         offset += len(self.categories[field.name])
       else:
         offset += 1
-      if field.kind in ("numeric", "cross"):
-        values = _numeric(frame, field.numeric_column or field.column, field.log)
+      if field.kind == "prior":
+        self.priors[field.name] = priors.PriorTable.fit(
+            frame["dataset"], frame[field.column], frame[schema.TARGET_COLUMN])
+      if field.kind in ("numeric", "cross", "prior"):
+        values = self._scalar(frame, field)
         mean = float(np.nanmean(values)) if np.isfinite(values).any() else 0.0
         std = float(np.nanstd(values)) if np.isfinite(values).sum() > 1 else 0.0
         # std = inf turns a constant column into zeros (see the module docstring).
@@ -272,7 +288,7 @@ class FeatureEncoder:
     ids = np.zeros((rows, len(self.fields)), np.int32)
     values = np.ones((rows, len(self.fields)), np.float32)
     for j, field in enumerate(self.fields):
-      if field.kind != "numeric":
+      if field.kind not in SCALAR_KINDS:
         lookup = {c: i for i, c in enumerate(self.categories[field.name])}
         unknown = len(lookup) - 1
         codes = self._labels(frame, field).map(lambda c: lookup.get(c, unknown)).to_numpy()
@@ -280,17 +296,22 @@ class FeatureEncoder:
         values[:, j] = (codes != unknown).astype(np.float32)
       else:
         ids[:, j] = self.offsets[j]
-      if field.kind in ("numeric", "cross"):
+      if field.kind in ("numeric", "cross", "prior"):
         mean, std = self.stats[field.name]
-        scaled = (_numeric(frame, field.numeric_column or field.column, field.log) - mean) / std
-        scaled = np.nan_to_num(scaled, nan=0.0)
-        values[:, j] = scaled if field.kind == "numeric" else values[:, j] * scaled
+        scaled = np.nan_to_num((self._scalar(frame, field) - mean) / std, nan=0.0)
+        values[:, j] = values[:, j] * scaled if field.kind == "cross" else scaled
     # Rows to recommend from have no accuracy yet: their targets are 0 and unused.
     targets = (frame[schema.TARGET_COLUMN].to_numpy(np.float32)
                if schema.TARGET_COLUMN in frame.columns else np.zeros(rows, np.float32))
     groups = pd.factorize(frame["dataset"], sort=True)[0].astype(np.int32)
     return EncodedPairs(ids, values, targets, groups, tuple(f.name for f in self.fields),
                         self.num_features).validate()
+
+  def _scalar(self, frame: pd.DataFrame, field: Field) -> np.ndarray:
+    """The raw number of a numeric / cross / prior field for each row (NaN = missing)."""
+    if field.kind == "prior":
+      return self.priors[field.name].values(frame["dataset"], frame[field.column])
+    return _numeric(frame, field.numeric_column or field.column, field.log)
 
   def _labels(self, frame: pd.DataFrame, field: Field) -> pd.Series:
     """The category label of each row: the column as text, or a `binned` field's band."""
@@ -323,6 +344,7 @@ class FeatureEncoder:
         "stats": {name: [mean, None if np.isinf(std) else std]
                   for name, (mean, std) in self.stats.items()},
         "edges": {name: list(map(float, edges)) for name, edges in self.edges.items()},
+        "priors": {name: table.to_state() for name, table in self.priors.items()},
         "offsets": list(self.offsets),
         "num_features": int(self.num_features),
     }
@@ -340,13 +362,17 @@ class FeatureEncoder:
                      for name, (mean, std) in state["stats"].items()}
     encoder.edges = {name: [float(e) for e in edges]
                      for name, edges in state.get("edges", {}).items()}
+    encoder.priors = {name: priors.PriorTable.from_state(table)
+                      for name, table in state.get("priors", {}).items()}
     encoder.offsets = [int(o) for o in state["offsets"]]
     encoder.num_features = int(state["num_features"])
     names = {f.name for f in encoder.fields}
-    needed_cats = {f.name for f in encoder.fields if f.kind != "numeric"}
-    needed_stats = {f.name for f in encoder.fields if f.kind in ("numeric", "cross")}
+    needed_cats = {f.name for f in encoder.fields if f.kind not in SCALAR_KINDS}
+    needed_stats = {f.name for f in encoder.fields if f.kind in ("numeric", "cross", "prior")}
     if not {f.name for f in encoder.fields if f.kind == "binned"} <= set(encoder.edges):
       raise ValueError("state is inconsistent: a binned field has no edges")
+    if not {f.name for f in encoder.fields if f.kind == "prior"} <= set(encoder.priors):
+      raise ValueError("state is inconsistent: a prior field has no table")
     if (len(encoder.offsets) != len(encoder.fields) or not needed_cats <= set(encoder.categories)
         or not needed_stats <= set(encoder.stats) or not set(encoder.stats) <= names):
       raise ValueError("state is inconsistent: offsets, categories or statistics do not match "
@@ -368,7 +394,7 @@ class FeatureEncoder:
     for field in self.fields:
       if field.shared_with:
         continue  # no ids of its own
-      if field.kind == "numeric":
+      if field.kind in SCALAR_KINDS:
         names.append(field.name)
       else:
         names += [f"{field.name}={c}" for c in self.categories[field.name]]
@@ -382,5 +408,5 @@ class FeatureEncoder:
     if not self.offsets:
       raise ValueError("FeatureEncoder.feature_ids called before fit")
     j = names.index(field_name)
-    size = 1 if self.fields[j].kind == "numeric" else len(self.categories[field_name])
+    size = 1 if self.fields[j].kind in SCALAR_KINDS else len(self.categories[field_name])
     return np.arange(self.offsets[j], self.offsets[j] + size)

@@ -24,7 +24,7 @@ import pandas as pd
 from sklearn import ensemble
 
 from guidedrec_jax.history import generic
-from guidedrec_jax.recommender import features, fitted, methods, metrics
+from guidedrec_jax.recommender import features, fitted, methods, metrics, neighbors
 from guidedrec_jax.recommender.preprocess import Preprocess
 
 MIN_INNER_DATASETS = 3
@@ -74,7 +74,7 @@ def _inner_splits(train: pd.DataFrame, inner_folds: int, seed: int, max_inner_fo
 class SelectedMethod:
   """Picks one of `candidates` by inner cross-validation on the training rows (module doc)."""
   name: str
-  candidates: list[methods.RidgeMethod | methods.RecommenderMethod]
+  candidates: list[methods.RidgeMethod | methods.RecommenderMethod | neighbors.NeighborMethod]
   metric: str = "pearson"
   inner_folds: int = 3
   seed: int = 0
@@ -157,6 +157,7 @@ def default_selection_config() -> ml_collections.ConfigDict:
       max_inner_folds=4,        # inner leave-one-dataset-out over at most this many; 0 = all
       num_seeds=1,              # ensemble members of the chosen configuration
       with_linear=False,        # also let the inner folds pick the model mean or ridge
+      neighbor_taus=(),         # ... or the similarity-weighted model mean at these taus
       # The grid: method-config key -> candidate values; train -> {train key -> values}.
       grid=ml_collections.ConfigDict(dict(
           target=("dataset_z",), score_norm=("dataset_z",), d_interactions=("all", "id_only"),
@@ -199,6 +200,8 @@ def build_selected(selection: ml_collections.ConfigDict, train: dict[str, Any],
           methods.RidgeMethod("model mean (ridge)", "model_id", 1e-3, "dataset_z", "dataset_z"),
           methods.RidgeMethod("ridge", spec, 1.0, "dataset_z", "dataset_z",
                               generic.declared_fields(extra_fields or {}))]
+    candidates += [neighbors.NeighborMethod(f"similar datasets (tau={tau:g})", float(tau))
+                   for tau in selection.neighbor_taus]
     out.append(SelectedMethod(f"{kind.upper()} ({label}) selected", candidates,
                               selection.metric, int(selection.inner_folds), seed,
                               int(selection.max_inner_folds)))

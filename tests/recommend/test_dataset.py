@@ -116,6 +116,22 @@ def test_one_row_per_zoo_model_with_finite_predictions(run, first_and_second):
                                "difficulty": pytest.approx(logme)}
 
 
+def test_similar_datasets_column_is_the_weighted_history_mean(run, first_and_second):
+  config, workdir = run
+  first, _ = first_and_second
+  weights, source = first["similar"]
+  assert sorted(weights.index) == sorted(config.tasks) and source == "scores"
+  assert weights.sum() == pytest.approx(1.0) and weights.is_monotonic_decreasing
+  history = recommender_run.run_history(config, workdir)
+  z = history.assign(z=history.groupby("dataset")["top1"].transform(
+      lambda v: (v - v.mean()) / v.std(ddof=0))).pivot(index="dataset", columns="model",
+                                                          values="z")
+  want = (z.mul(weights.reindex(z.index), axis=0)).sum(axis=0)
+  got = first["table"].set_index("model")["similar_datasets_z"]
+  np.testing.assert_allclose(got.reindex(want.index), want, atol=1e-9)
+  assert "resembles (scores similarity; weights of the history's datasets): " in first["report"]
+
+
 def test_unreadable_images_are_skipped_and_counted(first_and_second):
   first, _ = first_and_second
   assert len(first["skipped"]) == 2 and all("broken_" in p for p in first["skipped"])

@@ -1,0 +1,173 @@
+"""The similarity-weighted model mean and the model-prior field: brute force and planted data."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from guidedrec_jax.recommender import features, neighbors, preprocess, priors, protocols
+
+
+def _zoo(seed=0):
+  """Two families of target datasets (A: a0..a2, B: b0..b2) that rank 12 models oppositely.
+
+  Models m0..m5 are pre-trained on a source; `src_<target>` models exist for a0 and b0, and a
+  source-A model transfers well to A datasets (and poorly to B), so a held-out a0 is
+  recognised as an A dataset through its own source models.
+  """
+  rng = np.random.default_rng(seed)
+  quality = rng.normal(size=12)
+  sources = ["a0", "a0", "b0", "b0", "imagenet", "imagenet"] + ["imagenet"] * 6
+  rows = []
+  for d in ["a0", "a1", "a2", "b0", "b1", "b2"]:
+    sign = 1.0 if d.startswith("a") else -1.0
+    for m in range(12):
+      affinity = {"a": 1.0, "b": -1.0}.get(sources[m][0], 0.0) * sign
+      rows.append({"dataset": d, "model": f"m{m}", "source_data": sources[m],
+                   "top1": 60 + 5 * sign * quality[m] + 3 * affinity + rng.normal(scale=0.2),
+                   "ms_logme": sign * quality[m] + rng.normal(scale=0.05)})
+  return pd.DataFrame(rows)
+
+
+def _loo(history, method):
+  out = []
+  for held in sorted(history["dataset"].unique()):
+    train = history[history["dataset"] != held].reset_index(drop=True)
+    test = history[history["dataset"] == held].reset_index(drop=True)
+    out.append(np.corrcoef(method.fit_predict(train, test), test["top1"])[0, 1])
+  return np.array(out)
+
+
+def test_uniform_similarity_is_the_model_mean():
+  history = _zoo().drop(columns=["ms_logme", "source_data"])
+  train, test = history[history.dataset != "a0"], history[history.dataset == "a0"]
+  got = neighbors.NeighborMethod("nb", similarity="uniform").fit_predict(train, test)
+  want = protocols.HistoryMeanBaseline().fit_predict(train, test)
+  np.testing.assert_allclose(got, want, atol=1e-12)
+
+
+def test_weights_are_a_softmax_of_standardised_similarities_brute_force():
+  history = _zoo()
+  fitted = neighbors.NeighborMethod("nb", tau=0.5).fit(history[history.dataset != "a1"])
+  sims = np.array([0.3, -1.0, 2.0, np.nan, 0.5])
+  finite = sims[np.isfinite(sims)]
+  scaled = np.nan_to_num((sims - finite.mean()) / finite.std(), nan=0.0) / 0.5
+  want = np.exp(scaled) / np.exp(scaled).sum()
+  np.testing.assert_allclose(fitted.weights(sims), want, rtol=1e-12)
+  # The prediction is the weighted mean of the training z-scores, model by model.
+  test = history[history.dataset == "a1"].reset_index(drop=True)
+  sim, source = fitted.dataset_similarity("a1", test)
+  assert source == "scores"  # a1 is no model's source: its MS scores say whom it resembles
+  w = fitted.weights(sim)
+  z = fitted.z
+  want = (w[:, None] * z).sum(0) / w.sum()
+  got = fitted.predict(test.assign(source_data="imagenet"))  # no matched rows
+  order = [fitted.models.index(m) for m in test["model"]]
+  np.testing.assert_allclose(got, want[order], atol=1e-12)
+
+
+def test_transfer_similarity_finds_the_planted_dataset_family():
+  history = _zoo().drop(columns=["ms_logme"])
+  pearson_nb = _loo(history, neighbors.NeighborMethod("nb", tau=0.5))
+  pearson_mean = _loo(history, protocols.HistoryMeanBaseline())
+  # A and B rank the models oppositely: the model mean is useless, the similar datasets are not.
+  held = sorted(history["dataset"].unique())
+  for i, d in enumerate(held):
+    if d in ("a0", "b0"):  # the datasets some models were pre-trained on
+      assert pearson_nb[i] > 0.9 > pearson_mean[i] + 0.5
+  fitted = neighbors.NeighborMethod("nb").fit(history[history.dataset != "a0"])
+  sim, source = fitted.dataset_similarity("a0", history[history.dataset == "a0"])
+  assert source == "transfer"
+  assert sim[list(fitted.datasets).index("a1")] > sim[list(fitted.datasets).index("b1")]
+
+
+def test_score_similarity_finds_the_planted_dataset_family():
+  history = _zoo().drop(columns=["source_data"])
+  assert _loo(history, neighbors.NeighborMethod("nb", tau=0.5)).min() > 0.9
+
+
+def test_models_pretrained_on_the_target_go_first_when_history_says_so():
+  history = _zoo()
+  history.loc[history.model == "m11", "source_data"] = history.loc[history.model == "m11",
+                                                                   "dataset"]
+  history.loc[history.model == "m11", "top1"] = 99.0  # pre-trained on each target: the best
+  train = history[history.dataset != "b2"].reset_index(drop=True)
+  test = history[history.dataset == "b2"].reset_index(drop=True)
+  fitted = neighbors.NeighborMethod("nb").fit(train)
+  assert fitted.match_first
+  predicted = fitted.predict(test)
+  assert test["model"][int(np.argmax(predicted))] == "m11"
+
+
+def test_state_round_trip_and_bad_input():
+  history = _zoo()
+  train, test = history[history.dataset != "b1"], history[history.dataset == "b1"]
+  fitted = neighbors.NeighborMethod("nb", tau=2.0).fit(train)
+  arrays, meta = fitted.to_state()
+  again = neighbors.NeighborFitted.from_state(arrays, json.loads(json.dumps(meta)))
+  np.testing.assert_array_equal(again.predict(test), fitted.predict(test))
+  with pytest.raises(ValueError, match="tau"):
+    neighbors.NeighborMethod("nb", tau=0.0)
+  with pytest.raises(ValueError, match="similarity"):
+    neighbors.NeighborMethod("nb", similarity="cosine")
+  with pytest.raises(ValueError, match="top1"):
+    neighbors.NeighborMethod("nb").fit(train.drop(columns=["top1"]))
+  with pytest.raises(ValueError, match="version"):
+    neighbors.NeighborFitted.from_state(arrays, {**meta, "neighbors_state_version": 0})
+
+
+def test_unseen_model_gets_the_median():
+  history = _zoo()
+  train = history[(history.dataset != "a2") & (history.model != "m3")]
+  test = history[history.dataset == "a2"].reset_index(drop=True)
+  predicted = neighbors.NeighborMethod("nb").fit_predict(train, test)
+  others = np.delete(predicted, int(np.flatnonzero(test.model == "m3")[0]))
+  assert predicted[test.model == "m3"][0] == pytest.approx(np.median(others))
+
+
+def test_prior_table_leaves_the_own_dataset_out_brute_force():
+  history = _zoo()
+  rows = preprocess.Preprocess("dataset_z", "dataset_z").training_rows(history)
+  table = priors.PriorTable.fit(rows["dataset"], rows["model"], rows["top1"])
+  got = table.values(rows["dataset"], rows["model"])
+  for i in [0, 17, 40, 71]:
+    d, m = rows["dataset"][i], rows["model"][i]
+    others = rows[(rows.model == m) & (rows.dataset != d)]["top1"]
+    assert got[i] == pytest.approx(others.mean(), abs=1e-12)
+  new = pd.Series(["new"] * 2), pd.Series(["m0", "unseen"])
+  full = rows[rows.model == "m0"]["top1"].mean()
+  np.testing.assert_allclose(table.values(*new), [full, np.nan])
+
+
+def test_model_prior_field_encodes_standardised_and_survives_the_state():
+  history = _zoo()
+  rows = preprocess.Preprocess("dataset_z", "dataset_z").training_rows(
+      history[history.dataset != "a0"])
+  encoder = features.FeatureEncoder(features.resolve_fields("model_id,model_prior",
+                                                            rows.columns))
+  pairs = encoder.fit_transform(rows)
+  prior = pairs.values[:, 1]
+  assert abs(prior.mean()) < 1e-5 and prior.std() == pytest.approx(1.0, abs=1e-5)
+  test = history[history.dataset == "a0"]
+  again = features.FeatureEncoder.from_state(json.loads(json.dumps(encoder.get_state())))
+  np.testing.assert_array_equal(again.transform(test).values, encoder.transform(test).values)
+  with pytest.raises(ValueError, match="prior fields"):
+    features.FeatureEncoder(encoder.fields).fit(rows.drop(columns=["top1"]))
+
+
+def test_evaluation_config_adds_the_row_and_the_selection_candidate():
+  from configs import setting3  # pylint: disable=import-outside-toplevel
+  from guidedrec_jax.recommender import evaluate, selection  # pylint: disable=import-outside-toplevel
+  config = setting3.get_config("smoke")
+  history = _zoo()
+  built = evaluate.build_methods(config, history)
+  rows = [m for m in built if isinstance(m, neighbors.NeighborMethod)]
+  assert [m.name for m in rows] == ["similar datasets (tau=1)"]
+  chosen = [m for m in built if isinstance(m, selection.SelectedMethod)]
+  assert chosen and any(isinstance(c, neighbors.NeighborMethod) for c in chosen[0].candidates)
+  # The selection can pick it and returns its fit, with the choice recorded.
+  only = selection.SelectedMethod("sel", [neighbors.NeighborMethod("nb", 0.5),
+                                          protocols.HistoryMeanBaseline()])
+  fitted = only.fit(history[history.dataset != "a0"])
+  assert fitted.info["selection"]["chosen"] == "nb"
