@@ -6,7 +6,9 @@ among them. Regret@k is the zoo's best measured top-1 minus that (percentage poi
 best model was among the k; `recommender.metrics.topk_regret`, ties at the k-th place
 averaged). Methods: the saved recommender's method (the config's `recommender` block, its
 seed ensemble's mean), "a model's mean accuracy on the other tasks"
-(`methods.HistoryMeanBaseline`), and each raw MS score of the history, signed by the scores
+(`methods.HistoryMeanBaseline`), the same weighted by each task's resemblance to the held-out
+one (`neighbors.NeighborMethod`, tau = `recommend.similar_tau`: the `similar_datasets_z`
+column of `recommend.py --dataset`), and each raw MS score of the history, signed by the scores
 registry (`preprocess.score_sign`).
 
 Writes `<workdir>/regret/`: `per_task.{csv,md}` (method, task, k, regret),
@@ -31,15 +33,15 @@ import pandas as pd  # noqa: E402
 from guidedrec_jax import io  # noqa: E402
 from guidedrec_jax.benchmark import recommender_run  # noqa: E402
 from guidedrec_jax.history import schema  # noqa: E402
-from guidedrec_jax.recommender import methods, metrics, saved  # noqa: E402
+from guidedrec_jax.recommender import methods, metrics, neighbors, saved  # noqa: E402
 from guidedrec_jax.recommender.preprocess import score_sign  # noqa: E402
 
 KS = (1, 3, 5)
 FitPredict = Callable[[pd.DataFrame, pd.DataFrame], np.ndarray]
 
 
-def method_table(history: pd.DataFrame, recommender: ml_collections.ConfigDict
-                 ) -> dict[str, FitPredict]:
+def method_table(history: pd.DataFrame, recommender: ml_collections.ConfigDict,
+                 similar_tau: float = 1.0) -> dict[str, FitPredict]:
   """Name -> fit_predict(train, test) of the compared methods (see the module docstring)."""
   block = recommender.method
   block = block.to_dict() if isinstance(block, ml_collections.ConfigDict) else dict(block)
@@ -48,7 +50,9 @@ def method_table(history: pd.DataFrame, recommender: ml_collections.ConfigDict
     return saved.predict(saved.train_saved(train, block, recommender.seeds), test)[0]
   table: dict[str, FitPredict] = {f"{name}, {len(recommender.seeds)} seeds": ensemble,
                                   "model mean (train)":
-                                  methods.HistoryMeanBaseline().fit_predict}
+                                  methods.HistoryMeanBaseline().fit_predict,
+                                  f"similar datasets (tau={similar_tau:g})":
+                                  neighbors.NeighborMethod("similar", similar_tau).fit_predict}
   for column in schema.score_columns(history):
     score = column[len(schema.SCORE_PREFIX):]
     table[f"S_{score}"] = methods.ColumnBaseline(f"S_{score}", column,
@@ -114,7 +118,8 @@ def run_regret(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
   workdir = pathlib.Path(workdir)
   history = recommender_run.run_history(config, workdir)
   history = history[history["dataset"].isin(config.tasks)].reset_index(drop=True)
-  per_task = leave_one_task_out(history, method_table(history, config.recommender), ks)
+  per_task = leave_one_task_out(
+      history, method_table(history, config.recommender, config.recommend.similar_tau), ks)
   summary = summarize(per_task)
   out = workdir / "regret"
   io.write_table(out, "per_task", per_task.to_dict("records"))

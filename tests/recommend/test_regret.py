@@ -31,9 +31,10 @@ def test_method_table_and_outputs(tmp_path):
   frame = history(num_datasets=3, num_models=5)
   recommender = ml_collections.ConfigDict(dict(method=BLOCK, seeds=(0, 1)))
   table = regret.method_table(frame, recommender)
-  assert list(table) == ["FM (d,m,S_logme), 2 seeds", "model mean (train)", "S_logme"]
+  assert list(table) == ["FM (d,m,S_logme), 2 seeds", "model mean (train)",
+                         "similar datasets (tau=1)", "S_logme"]
   per_task = regret.leave_one_task_out(frame, table)
-  assert len(per_task) == 3 * 3 * len(regret.KS) and (per_task["regret"] >= 0).all()
+  assert len(per_task) == 3 * 4 * len(regret.KS) and (per_task["regret"] >= 0).all()
   summary = regret.summarize(per_task)
   regret.plot_regret(summary, tmp_path / "r.png", "t")
   assert (tmp_path / "r.png").stat().st_size > 0
