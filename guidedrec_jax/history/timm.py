@@ -16,6 +16,15 @@ the 2022 benchmark has one row per arch. `param_count` may hold a thousands sepa
 Dataset sizes: every model was trained on ImageNet-1k train, so `num_train` is 1,281,167 for
 every set; `num_classes` is 1000, or 200 for ImageNet-A/-R and their clean subsets (the
 ImageNet validation images of the same 200 classes).
+
+Further model columns (`MODEL_EXTRA`; known before any evaluation, declared to the
+recommender through `history.fields`): from the name, `weight_source` (`tv`, `gluon`, `tf`,
+... or `timm`), `recipe` (`in21k_ft`, `miil`, `bitm`, `sam`, `pruned`, ... or `none`),
+`patch_size` (transformers; NaN otherwise) and `arch_group` (the family with its one-off
+variants folded into their parent: `sehalonet` -> `halonet`, `deit` -> `vit`); from the
+results file, the evaluation `crop_pct` and `interpolation` of the model's default config;
+from the benchmark (as `gmacs`), `macts` (activations, millions), `throughput` (images/s)
+and `macts_band` (`round(log2(macts))` as a category: fixed edges, no statistics).
 """
 
 from __future__ import annotations
@@ -66,6 +75,27 @@ TAG_DOMAINS = (
 # Name prefixes that mark a weight source or a small tweak, not an architecture.
 _SOURCE_PREFIXES = ("tf_", "ig_", "ssl_", "swsl_", "gluon_", "legacy_", "ens_adv_", "adv_", "tv_",
                     "dm_", "jx_", "wide_", "ese_", "eca_")
+# Weight sources: a name prefix (2022) or the first token of a `latest` tag.
+WEIGHT_SOURCES = ("tv", "tv2", "gluon", "tf", "legacy", "jx", "dm", "ig", "ssl", "swsl", "fb",
+                  "ens_adv", "adv")
+# Pre-training / fine-tuning recipe tokens of the (2022) architecture name: first found wins.
+RECIPE_TOKENS = (("in21ft1k", "in21k_ft"), ("in22ft1k", "in21k_ft"), ("miil", "miil"),
+                 ("bit_teacher", "bit_teacher"), ("bitm", "bitm"), ("sam", "sam"),
+                 ("pruned", "pruned"), ("ns", "ns"), ("ap", "ap"), ("distilled", "distilled"))
+MODEL_EXTRA = ("weight_source", "recipe", "patch_size", "arch_group", "crop_pct",
+               "interpolation", "macts", "throughput", "macts_band")
+# One-off families folded into a parent: a family seen once carries no information for an
+# unseen model, its parent does. Judged from the architectures (timm's docs), not from accuracies.
+ARCH_GROUPS = {
+    "gc": "efficientnet", "dla102x": "dla", "sehalonet": "halonet", "halonext": "halonet",
+    "halo2botnet": "halonet", "lamhalobotnet": "halonet", "haloregnetz": "halonet",
+    "botnext": "botnet", "lambda": "botnet", "densenetblur": "densenet", "resnetblur": "resnet",
+    "res2next": "res2net", "gcresnet": "resnet", "gcresnext": "resnext", "senet": "resnext",
+    "bat": "resnext", "cspresnext": "cspnet", "cspresnet": "cspnet", "cspdarknet": "cspnet",
+    "gmixer": "mixer", "gmlp": "mixer", "resmlp": "mixer", "semnasnet": "mnasnet",
+    "spnasnet": "mnasnet", "fbnetc": "mnasnet", "hardcorenas": "mnasnet", "mixnet": "mnasnet",
+    "ghostnet": "mobilenet", "pnasnet": "nasnet", "nasnetalarge": "nasnet", "deit": "vit",
+    "tnt": "vit", "visformer": "vit", "pit": "vit", "convit": "vit", "crossvit": "vit"}
 _FOLDED_PREFIXES = (("seresnext", "resnext"), ("skresnext", "resnext"), ("ecaresnet", "resnet"),
                     ("seresnet", "resnet"), ("skresnet", "resnet"))
 
@@ -102,6 +132,31 @@ def domain_from_tag(tag: str) -> str:
   return "in1k"
 
 
+def weight_source(name: str) -> str:
+  """Who trained the weights: `tv_resnet50` -> `tv`, `resnet50.gluon_in1k` -> `gluon`, else timm."""
+  arch, _, tag = name.partition(".")
+  for source in sorted(WEIGHT_SOURCES, key=len, reverse=True):
+    if arch.lower().startswith(source + "_"):
+      return source
+  first = tag.lower().split("_", 1)[0]
+  return first if first in WEIGHT_SOURCES else "timm"
+
+
+def recipe(name: str) -> str:
+  """The recipe token of an architecture name: `tf_efficientnetv2_m_in21ft1k` -> `in21k_ft`."""
+  arch = name.split(".", 1)[0].lower()
+  for token, label in RECIPE_TOKENS:
+    if re.search(rf"(^|_){token}(_|$)", arch):
+      return label
+  return "none"
+
+
+def patch_size(name: str) -> float:
+  """A transformer's patch size from its name (`vit_base_patch16_224` -> 16); NaN if none."""
+  found = re.search(r"(?:patch|_p|_s)(\d+)(?:_|$)", name.split(".", 1)[0].lower())
+  return float(found.group(1)) if found else float("nan")
+
+
 def _read_results(folder: pathlib.Path, stem: str) -> pd.DataFrame:
   path = folder / f"{stem}.csv"
   if not path.exists():
@@ -110,7 +165,10 @@ def _read_results(folder: pathlib.Path, stem: str) -> pd.DataFrame:
   missing = [c for c in ("model", "top1", "img_size", "param_count") if c not in frame.columns]
   if missing:
     raise ValueError(f"{path} is missing columns {missing}")
-  return frame[["model", "top1", "img_size", "param_count"]]
+  for column in ("crop_pct", "interpolation"):  # optional: NaN where a file lacks them
+    if column not in frame.columns:
+      frame[column] = np.nan
+  return frame[["model", "top1", "img_size", "param_count", "crop_pct", "interpolation"]]
 
 
 def _benchmark(folder: pathlib.Path) -> pd.DataFrame:
@@ -118,24 +176,30 @@ def _benchmark(folder: pathlib.Path) -> pd.DataFrame:
   if not files:
     raise FileNotFoundError(f"no benchmark-infer-amp-*.csv in {folder}")
   frame = pd.read_csv(files[0], thousands=",")
-  return frame[["model", "infer_img_size", "infer_gmacs"]].dropna()
+  for column in ("infer_macts", "infer_samples_per_sec"):
+    if column not in frame.columns:
+      frame[column] = np.nan
+  return frame[["model", "infer_img_size", "infer_gmacs", "infer_macts",
+                "infer_samples_per_sec"]].dropna(subset=["infer_img_size", "infer_gmacs"])
 
 
-def _gmacs(models: pd.DataFrame, bench: pd.DataFrame) -> np.ndarray:
-  """GMACs of each (arch, img_size) row: exact resolution, else the nearest one."""
+def _bench_columns(models: pd.DataFrame, bench: pd.DataFrame, columns: list[str]) -> np.ndarray:
+  """`columns` of each (arch, img_size) row's benchmark row: exact resolution, else nearest."""
   by_arch = {arch: rows for arch, rows in bench.groupby("model")}
-  out = np.full(len(models), np.nan)
+  out = np.full((len(models), len(columns)), np.nan)
   for i, (arch, size) in enumerate(zip(models["arch"], models["img_size"])):
     rows = by_arch.get(arch)
     if rows is not None:
-      out[i] = rows["infer_gmacs"].to_numpy()[np.argmin(np.abs(rows["infer_img_size"] - size))]
+      nearest = np.argmin(np.abs(rows["infer_img_size"].to_numpy() - size))
+      out[i] = rows[columns].to_numpy(np.float64)[nearest]
   return out
 
 
 def _model_table(folder: pathlib.Path, snapshot: str,
                  pretrain_domains: tuple[str, ...] | None) -> pd.DataFrame:
   """One row per model of results-imagenet.csv with the model columns of the schema."""
-  models = _read_results(folder, "results-imagenet")[["model", "img_size", "param_count"]]
+  models = _read_results(folder, "results-imagenet")[["model", "img_size", "param_count",
+                                                      "crop_pct", "interpolation"]]
   models = models.assign(arch=models["model"].str.split(".", n=1).str[0])
   if snapshot == "latest":
     models["pretrain_tag"] = models["model"].str.split(".", n=1).str[1].fillna("")
@@ -151,9 +215,18 @@ def _model_table(folder: pathlib.Path, snapshot: str,
   # A model evaluated at several resolutions is one row per resolution: name them apart.
   repeated = models["model"].duplicated(keep=False)
   unique_name = models["model"].where(~repeated, models["model"] + "@" + models["img_size"].astype(str))
-  models = models.assign(timm_name=models["model"], model=unique_name,
-                         family=models["model"].map(architecture_family),
-                         gmacs=_gmacs(models, _benchmark(folder)))
+  bench = _bench_columns(models, _benchmark(folder),
+                         ["infer_gmacs", "infer_macts", "infer_samples_per_sec"])
+  family = models["model"].map(architecture_family)
+  band = np.round(np.log2(np.where(bench[:, 1] > 0, bench[:, 1], np.nan)))
+  models = models.assign(
+      timm_name=models["model"], model=unique_name, family=family, gmacs=bench[:, 0],
+      macts=bench[:, 1], throughput=bench[:, 2],
+      macts_band=[f"{b:.0f}" if np.isfinite(b) else "none" for b in band],
+      weight_source=models["model"].map(weight_source), recipe=models["model"].map(recipe),
+      patch_size=models["model"].map(patch_size),
+      arch_group=family.map(lambda f: ARCH_GROUPS.get(f, f)),
+      interpolation=models["interpolation"].astype(object).fillna("unknown").astype(str))
   return models.rename(columns={"img_size": "input_size", "param_count": "params_m"})
 
 
@@ -170,8 +243,9 @@ def load_timm(snapshot: str = "2022-07-27", datasets: tuple[str, ...] | None = N
     root: folder holding the snapshot folders; `shared/data/timm` when None.
 
   Returns:
-    The history table (schema columns plus `pretrain_tag`), one row per (set, model); a model
-    evaluated at several resolutions appears once per resolution as `name@size`.
+    The history table (schema columns plus `pretrain_tag` and `MODEL_EXTRA`), one row per
+    (set, model); a model evaluated at several resolutions appears once per resolution as
+    `name@size`.
   """
   if snapshot not in SNAPSHOTS:
     raise ValueError(f"snapshot must be one of {SNAPSHOTS}, got {snapshot!r}")
@@ -191,5 +265,5 @@ def load_timm(snapshot: str = "2022-07-27", datasets: tuple[str, ...] | None = N
     joined = models.merge(results, on=["timm_name", "input_size"], how="inner")
     tables.append(joined.assign(dataset=name, num_train=IMAGENET_TRAIN_IMAGES, num_classes=classes))
   history = pd.concat(tables, ignore_index=True)
-  columns = list(schema.REQUIRED_COLUMNS) + ["pretrain_tag"]
+  columns = list(schema.REQUIRED_COLUMNS) + ["pretrain_tag", *MODEL_EXTRA]
   return schema.validate_history(history[columns])

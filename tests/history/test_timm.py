@@ -1,4 +1,4 @@
-"""timm importer: families, domains, the paper's 420-model zoo and the benchmark join."""
+"""timm importer: families, domains, name columns, the paper's 420 models, the benchmark join."""
 
 import pandas as pd
 import pytest
@@ -73,6 +73,10 @@ def test_benchmark_join_exact_then_nearest_resolution(tmp_path):
   assert history.loc["net_a.in1k@288", "gmacs"] == 2.0
   assert pd.isna(history.loc["net_b.in1k", "gmacs"])
   assert history.loc["net_a.in1k@288", "params_m"] == pytest.approx(1001.5)
+  # Files without the optional columns: NaN numbers, `unknown` / `none` categories.
+  row = history.loc["net_a.in1k@224"]
+  assert pd.isna(row["macts"]) and pd.isna(row["crop_pct"]) and row["macts_band"] == "none"
+  assert row["interpolation"] == "unknown" and row["weight_source"] == "timm"
 
 
 def test_bad_arguments_raise(tmp_path):
@@ -80,3 +84,46 @@ def test_bad_arguments_raise(tmp_path):
     timm.load_timm("2019")
   with pytest.raises(ValueError, match="imagenet-x"):
     timm.load_timm(datasets=("imagenet-x",), root=tmp_path)
+
+
+@pytest.mark.parametrize("name, source, recipe, patch", [
+    ("tv_resnet50", "tv", "none", None), ("gluon_resnet50_v1b", "gluon", "none", None),
+    ("tf_efficientnetv2_m_in21ft1k", "tf", "in21k_ft", None), ("resnet50", "timm", "none", None),
+    ("resmlp_big_24_224_in22ft1k", "timm", "in21k_ft", None),
+    ("vit_base_patch16_224_miil", "timm", "miil", 16.0),
+    ("resnetv2_50x1_bitm", "timm", "bitm", None),
+    ("resnetv2_152x2_bit_teacher_384", "timm", "bit_teacher", None),
+    ("vit_base_patch32_224_sam", "timm", "sam", 32.0),
+    ("efficientnet_b1_pruned", "timm", "pruned", None), ("tf_efficientnet_b3_ns", "tf", "ns", None),
+    ("xcit_small_12_p8_224", "timm", "none", 8.0), ("vit_tiny_r_s16_p8_384", "timm", "none", 16.0),
+    ("swin_base_patch4_window7_224", "timm", "none", 4.0),
+    ("resnet50.tv2_in1k", "tv2", "none", None),
+    ("convnext_tiny.fb_in22k_ft_in1k", "fb", "none", None),
+    ("resnest50d_4s2x40d", "timm", "none", None), ("jx_nest_base", "jx", "none", None)])
+def test_name_columns(name, source, recipe, patch):
+  assert timm.weight_source(name) == source
+  assert timm.recipe(name) == recipe
+  if patch is None:
+    assert pd.isna(timm.patch_size(name))
+  else:
+    assert timm.patch_size(name) == patch
+
+
+def test_2022_model_extra_columns(shared_dir):
+  history = timm.load_timm("2022-07-27", datasets=("imagenet", "imagenet-a")).set_index(
+      ["dataset", "model"])
+  assert history[list(timm.MODEL_EXTRA)].drop(columns="patch_size").notna().all().all()
+  # Hand-checked against results-imagenet.csv and the rtx3090 benchmark of the snapshot.
+  row = history.loc[("imagenet", "tv_resnet50")]
+  assert row["weight_source"] == "tv" and row["interpolation"] == "bilinear"
+  assert row["crop_pct"] == pytest.approx(0.875)
+  deit = history.loc[("imagenet", "deit_base_patch16_384")]
+  assert deit["arch_group"] == "vit" and deit["patch_size"] == 16.0 and deit["crop_pct"] == 1.0
+  assert deit["macts"] == pytest.approx(101.56) and deit["macts_band"] == "7"  # log2 = 6.67
+  resnet = history.loc[("imagenet", "resnet50")]
+  assert resnet["weight_source"] == "timm" and resnet["crop_pct"] == pytest.approx(0.95)
+  assert resnet["macts"] == pytest.approx(11.11) and resnet["macts_band"] == "3"  # log2 = 3.47
+  assert resnet["throughput"] == pytest.approx(2733.34)
+  # Model columns are the model's, whatever the evaluation set.
+  assert history.loc[("imagenet-a", "tv_resnet50"), "crop_pct"] == pytest.approx(0.875)
+  assert (history.loc["imagenet", "arch_group"] != "gc").all()
