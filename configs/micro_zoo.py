@@ -145,6 +145,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       image_size=64,               # folder images are resized to this square side when read
       finetune_top=0,              # fine-tune the top-k recommended models (the guided loop)
       similar_tau=1.0,             # temperature of the history's similar datasets (neighbors.py)
+      # What ranks the table: auto (the lower leave-one-task-out regret@1 on the run's tasks),
+      # recommender (the saved recommender's prediction) or similar_datasets.
+      rank_by="auto",
   ))
   # The saved recommender (recommender/saved.py): written to <workdir>/recommender by
   # scripts/train_recommender.py and at the end of the main job, read by --dataset.

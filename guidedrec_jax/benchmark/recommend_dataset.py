@@ -13,6 +13,12 @@ of its datasets the new one resembles (their weights, from the MS-score profiles
 zoo, or from the zoo's models pre-trained on it), and each model's mean z-scored accuracy on
 them, weighted so (`similar_datasets_z`).
 
+Which of the two ranks the table (`recommend.rank_by`): `recommender`, `similar_datasets`, or
+`auto`: the one with the lower mean regret@1 when each of the run's benchmark tasks is held out
+in turn (`regret.py`'s protocol on the run's own history, never on the new dataset; a tie, a
+recommender from elsewhere or fewer than two tasks keep the recommender). The guided loop
+fine-tunes the table's top k.
+
 Outputs in `<workdir>/user/<slug>/`: `recommendation.{csv,md}` (rank, prediction, spread,
 the similar datasets' weighted mean, params, GMACs, input size, family, pre-training domain,
 each raw MS score, whether the recommender saw the model in training) and `recommendation.png` (bars with error bars);
@@ -36,12 +42,13 @@ import pandas as pd  # noqa: E402
 
 from guidedrec_jax import io  # noqa: E402
 from guidedrec_jax.benchmark import (guided, guided_loop, plan, recommender_run,  # noqa: E402
-                                     user_dataset)
+                                     regret, user_dataset)
 from guidedrec_jax.history import schema  # noqa: E402
 from guidedrec_jax.recommender import neighbors  # noqa: E402
 from guidedrec_jax.recommender import saved as saved_lib  # noqa: E402
 
 FILTERS = ("max_params", "max_gmacs", "max_input_size")
+RANK_BY = ("auto", "recommender", "similar_datasets")
 
 
 def check_filters(settings: dict[str, Any]) -> None:
@@ -53,6 +60,10 @@ def check_filters(settings: dict[str, Any]) -> None:
   for key in ("families", "models"):
     if isinstance(settings[key], str):
       raise ValueError(f"{key} must be a sequence of names, got the string {settings[key]!r}")
+  if settings["rank_by"] not in RANK_BY:
+    raise ValueError(f"rank_by must be one of {RANK_BY}, got {settings['rank_by']!r}")
+  if not (isinstance(settings["similar_tau"], (int, float)) and settings["similar_tau"] > 0):
+    raise ValueError(f"similar_tau must be a number > 0, got {settings['similar_tau']!r}")
 
 
 def select_models(meta: pd.DataFrame, settings: dict[str, Any]) -> list[str]:
@@ -96,16 +107,37 @@ def similar_datasets(history: pd.DataFrame, rows: pd.DataFrame, name: str, tau: 
   return fitted.predict(rows), weights.sort_values(ascending=False), source
 
 
+def choose_ranking(config: ml_collections.ConfigDict, history: pd.DataFrame, rank_by: str,
+                   similar_tau: float, own_recommender: bool) -> tuple[str, dict[str, float]]:
+  """(`recommender` or `similar_datasets`, the mean regret@1 per method that decided it).
+
+  `auto` holds each of the run's benchmark tasks out in turn and keeps the lower mean
+  regret@1 (ties: the recommender); see the module docstring.
+  """
+  tasks = history[history["dataset"].isin(config.tasks)].reset_index(drop=True)
+  if rank_by != "auto" or not own_recommender or tasks["dataset"].nunique() < 2:
+    return ("recommender" if rank_by == "auto" else rank_by), {}
+  methods = regret.ranking_methods(config.recommender, similar_tau)
+  per_task = regret.leave_one_task_out(tasks, methods, ks=(1,))
+  means = per_task.groupby("method")["regret"].mean()
+  own, similar = list(methods)
+  choice = "similar_datasets" if means[similar] < means[own] else "recommender"
+  return choice, {name: float(means[name]) for name in methods}
+
+
 def ranked_table(rows: pd.DataFrame, mean: np.ndarray, spread: np.ndarray,
                  trained_models: Sequence[str], target: str,
-                 similar: np.ndarray | None = None) -> pd.DataFrame:
-  """The ranking: best prediction first (ties by name), scores as raw columns."""
+                 similar: np.ndarray | None = None, rank_by: str = "recommender"
+                 ) -> pd.DataFrame:
+  """The ranking: best first by `rank_by`'s column (ties by name), scores as raw columns."""
   column = "predicted_top1" if target == "raw" else f"predicted_{target}"
   similar = np.full(len(rows), np.nan) if similar is None else similar
   table = rows.assign(**{column: mean, "spread": spread, "similar_datasets_z": similar},
                       in_history=rows["model"].isin(trained_models),
                       input_size=rows["input_size"].round().astype("Int64"))
-  table = table.sort_values([column, "model"], ascending=[False, True]).reset_index(drop=True)
+  key = column if rank_by == "recommender" else "similar_datasets_z"
+  table = table.sort_values([key, "model"], ascending=[False, True],
+                            na_position="last").reset_index(drop=True)
   table.insert(0, "rank", np.arange(1, len(table) + 1))
   columns = ["rank", "model", column, "spread", "similar_datasets_z", "params_m", "gmacs", "input_size", "family",
              "pretrain_domain", *schema.score_columns(table), "in_history"]
@@ -167,22 +199,26 @@ def recommend_dataset(config: ml_collections.ConfigDict, workdir: str | pathlib.
   features = {k: float(rows[k].iloc[0]) for k in ("num_train", "num_classes", "difficulty")
               if k in rows.columns}
   mean, spread = saved_lib.predict(recommender, rows)
-  similar, weights, source = similar_datasets(recommender_run.run_history(config, workdir),
-                                              rows, user.name, settings["similar_tau"])
+  history = recommender_run.run_history(config, workdir)
+  similar, weights, source = similar_datasets(history, rows, user.name, settings["similar_tau"])
+  rank_by, regrets = choose_ranking(config, history, settings["rank_by"],
+                                    settings["similar_tau"], recommender_dir is None)
   table = ranked_table(rows, mean, spread, recommender.meta["models"], recommender.target,
-                       similar)
+                       similar, rank_by)
   csv_path, md_path = io.write_table(folder, "recommendation", table.to_dict("records"))
   png_path = folder / "recommendation.png"
   name = recommender.members[0].info.get("name", recommender.meta["block"]["model"])
   plot_ranking(table, png_path, f"{settings['dataset']}: {name}, "
-               f"{len(recommender.members)} seeds")
+               f"{len(recommender.members)} seeds; ranked by {rank_by}")
   seconds = time.perf_counter() - start
   io.MetricsWriter(workdir).write(
       event="recommend_dataset", dataset=settings["dataset"], name=user.name,
       images=len(user.dataset), skipped=len(user.skipped), models=len(kept),
       extract_computed=extracted["computed"], torch_child=extracted["child"],
-      scores_computed=scored, seconds=round(seconds, 2), top1=table["model"].iloc[0])
+      scores_computed=scored, seconds=round(seconds, 2), top1=table["model"].iloc[0],
+      rank_by=rank_by, rank_regret1=regrets)
   return {"table": table, "features": features, "similar": (weights, source),
+          "ranking": (settings["rank_by"], rank_by, regrets),
           "paths": (csv_path, md_path, png_path), "skipped": user.skipped,
           "extract": extracted, "scores_computed": scored, "seconds": seconds, "user": user,
           "zoo_names": plan.zoo_names(config)}
@@ -204,7 +240,12 @@ def report(result: dict[str, Any]) -> str:
                                              result["features"].items())]
   weights, source = result["similar"]
   lines += [f"resembles ({source} similarity; weights of the history's datasets): "
-            + ", ".join(f"{d} {w:.2f}" for d, w in weights.items()), ""]
+            + ", ".join(f"{d} {w:.2f}" for d, w in weights.items())]
+  asked, chosen, regrets = result["ranking"]
+  lines += [f"ranked by {chosen} (rank_by={asked}"
+            + ("; regret@1 with each benchmark task held out: "
+               + ", ".join(f"{n} {r:.2f}" for n, r in regrets.items()) if regrets else "")
+            + ")", ""]
   shown = table.drop(columns=["pretrain_domain"])
   lines.append(io.markdown_table(shown.to_dict("records")))
   csv_path, md_path, png_path = result["paths"]

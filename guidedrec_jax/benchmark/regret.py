@@ -40,19 +40,27 @@ KS = (1, 3, 5)
 FitPredict = Callable[[pd.DataFrame, pd.DataFrame], np.ndarray]
 
 
-def method_table(history: pd.DataFrame, recommender: ml_collections.ConfigDict,
-                 similar_tau: float = 1.0) -> dict[str, FitPredict]:
-  """Name -> fit_predict(train, test) of the compared methods (see the module docstring)."""
+def ranking_methods(recommender: ml_collections.ConfigDict, similar_tau: float = 1.0
+                    ) -> dict[str, FitPredict]:
+  """The two rankings `recommend.py --dataset` can put first, by name: the saved
+  recommender's method (its seed ensemble's mean) and the similar datasets."""
   block = recommender.method
   block = block.to_dict() if isinstance(block, ml_collections.ConfigDict) else dict(block)
   name = block.get("name") or f"{block['model'].upper()} ({block['fields']})"
   def ensemble(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
     return saved.predict(saved.train_saved(train, block, recommender.seeds), test)[0]
-  table: dict[str, FitPredict] = {f"{name}, {len(recommender.seeds)} seeds": ensemble,
-                                  "model mean (train)":
-                                  methods.HistoryMeanBaseline().fit_predict,
-                                  f"similar datasets (tau={similar_tau:g})":
-                                  neighbors.NeighborMethod("similar", similar_tau).fit_predict}
+  return {f"{name}, {len(recommender.seeds)} seeds": ensemble,
+          f"similar datasets (tau={similar_tau:g})":
+          neighbors.NeighborMethod("similar", similar_tau).fit_predict}
+
+
+def method_table(history: pd.DataFrame, recommender: ml_collections.ConfigDict,
+                 similar_tau: float = 1.0) -> dict[str, FitPredict]:
+  """Name -> fit_predict(train, test) of the compared methods (see the module docstring)."""
+  (own, ensemble), (similar, nearest) = ranking_methods(recommender, similar_tau).items()
+  table: dict[str, FitPredict] = {own: ensemble,
+                                  "model mean (train)": methods.HistoryMeanBaseline().fit_predict,
+                                  similar: nearest}
   for column in schema.score_columns(history):
     score = column[len(schema.SCORE_PREFIX):]
     table[f"S_{score}"] = methods.ColumnBaseline(f"S_{score}", column,

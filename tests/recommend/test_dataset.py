@@ -24,7 +24,8 @@ from PIL import Image
 
 from configs import micro_zoo
 from guidedrec_jax import io
-from guidedrec_jax.benchmark import guided, recommend_dataset, recommender_run, user_dataset
+from guidedrec_jax.benchmark import (guided, recommend_dataset, recommender_run, regret,
+                                     user_dataset)
 
 
 def small_config():
@@ -102,7 +103,9 @@ def test_one_row_per_zoo_model_with_finite_predictions(run, first_and_second):
   assert sorted(table["model"]) == sorted(first["zoo_names"])
   assert len(first["zoo_names"]) == 3
   assert np.isfinite(table["predicted_top1"]).all() and (table["spread"] >= 0).all()
-  assert table["predicted_top1"].is_monotonic_decreasing
+  chosen = first["ranking"][1]
+  key = "predicted_top1" if chosen == "recommender" else "similar_datasets_z"
+  assert table[key].is_monotonic_decreasing
   assert list(table["rank"]) == [1, 2, 3]
   assert {f"ms_{s}" for s in config.scores} <= set(table.columns)
   for path in first["paths"]:
@@ -130,6 +133,33 @@ def test_similar_datasets_column_is_the_weighted_history_mean(run, first_and_sec
   got = first["table"].set_index("model")["similar_datasets_z"]
   np.testing.assert_allclose(got.reindex(want.index), want, atol=1e-9)
   assert "resembles (scores similarity; weights of the history's datasets): " in first["report"]
+
+
+def test_auto_ranking_keeps_the_lower_leave_one_task_out_regret(run, first_and_second):
+  config, workdir = run
+  first, _ = first_and_second
+  asked, chosen, regrets = first["ranking"]
+  history = recommender_run.run_history(config, workdir)
+  methods = regret.ranking_methods(config.recommender, config.recommend.similar_tau)
+  per_task = regret.leave_one_task_out(history, methods, ks=(1,))
+  means = per_task.groupby("method")["regret"].mean()
+  own, similar = list(methods)
+  assert asked == "auto" and regrets == pytest.approx(means.to_dict())
+  assert chosen == ("similar_datasets" if means[similar] < means[own] else "recommender")
+  assert f"ranked by {chosen} (rank_by=auto; regret@1 with each benchmark task held out: " \
+      in first["report"]
+
+
+@pytest.mark.parametrize("rank_by, key", [("similar_datasets", "similar_datasets_z"),
+                                          ("recommender", "predicted_top1")])
+def test_rank_by_orders_the_table(run, first_and_second, rank_by, key):
+  config, workdir = run
+  spec = first_and_second[0]["user"].spec
+  result = recommend_dataset.run(config, workdir, {"dataset": spec, "rank_by": rank_by})
+  table = result["table"]
+  assert table[key].is_monotonic_decreasing and result["ranking"] == (rank_by, rank_by, {})
+  assert result["extract"]["computed"] == 0  # features cached by the fixture's calls
+  assert f"ranked by {rank_by} (rank_by={rank_by})" in result["report"]
 
 
 def test_unreadable_images_are_skipped_and_counted(first_and_second):
@@ -204,6 +234,8 @@ def no_extraction(monkeypatch):
     (lambda root: write_folder(root), {"families": ("transformer",)}, "families"),
     (lambda root: write_folder(root), {"max_params": 1e-6}, "leave no zoo model"),
     (lambda root: write_folder(root), {"max_gmacs": -1.0}, "max_gmacs must be"),
+    (lambda root: write_folder(root), {"rank_by": "params"}, "rank_by must be one of"),
+    (lambda root: write_folder(root), {"similar_tau": 0.0}, "similar_tau must be"),
 ])
 def test_bad_input_fails_before_extraction(run, tmp_path, no_extraction, make, overrides, match):
   config, workdir = run
