@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from guidedrec_jax.history import schema
-from guidedrec_jax.recommender.preprocess import score_sign, within_dataset
+from guidedrec_jax.recommender.preprocess import Preprocess, within_dataset
 
 SIMILARITIES = ("auto", "transfer", "scores", "uniform")
 STATE_VERSION = 1
@@ -55,12 +55,8 @@ def _matched(frame: pd.DataFrame) -> np.ndarray:
 
 def _signed_scores(frame: pd.DataFrame) -> pd.DataFrame:
   """The `ms_*` columns of `frame`, signed higher-is-better and z-scored within each dataset."""
-  out = {}
-  for column in schema.score_columns(frame):
-    values = pd.to_numeric(frame[column], errors="coerce") * score_sign(
-        column[len(schema.SCORE_PREFIX):])
-    out[column] = within_dataset(values, frame["dataset"], "dataset_z")
-  return pd.DataFrame(out, index=frame.index)
+  columns = schema.score_columns(frame)
+  return Preprocess(score_norm="dataset_z").features(frame[["dataset", *columns]])[columns]
 
 
 def _pivot(frame: pd.DataFrame, values: pd.Series, datasets: list[str], models: list[str]
