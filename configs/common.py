@@ -34,3 +34,72 @@ def parse_arg(arg: str | None, lazy: bool = False, **spec) -> ml_collections.Con
     else:
       result[name] = type(default)(raw)
   return result
+
+
+# The default recommender (recommender/registry.py blocks; recommender/blend.py): a stacked
+# blend of the model mean, the similar datasets, ridge, trees and a 3-seed FM on every standard
+# field, every MS score and — where the models carry a source dataset — the source and the
+# target read as a source. Plain data: the library resolves it over the registry's defaults.
+FIELDS = "d,m,S=d,m,S,source_data?,target_as_source?"
+FM_TRAIN = dict(optimizer="adam", learning_rate=0.02, l2=1e-2, rank=8, batch_size=128,
+                epochs=100, patience=0)
+
+
+def recommender_block(fields: str = FIELDS, train: dict | None = None, num_seeds: int = 3,
+                      shrink: float = 0.25, max_inner_folds: int = 6) -> dict:
+  """The blend block every config ranks by (members listed literally)."""
+  return dict(type="blend", shrink=shrink, max_inner_folds=max_inner_folds, members=(
+      dict(type="model_mean"),
+      dict(type="similar_datasets", tau=1.0),
+      dict(type="ridge", fields=fields, l2=1.0),
+      dict(type="trees", fields=fields),
+      dict(type="fm", fields=fields, num_seeds=num_seeds, train=dict(train or FM_TRAIN))))
+
+
+def history_block(**overrides) -> ml_collections.ConfigDict:
+  """An evaluation's `history` block: every key `recommender/evaluate.py` reads."""
+  block = ml_collections.ConfigDict(dict(
+      source="timm",                 # timm | parc | public | csv
+      snapshot="2022-07-27",         # timm: 2022-07-27 | latest
+      datasets=(),                   # timm / csv: datasets to load; () = all
+      pretrain_domains=("in1k", "in21k"),  # timm: keep these tags/domains; () = all
+      parc_oracles="all",            # parc: all | controlled
+      exclude_targets=("voc2007",),  # parc / public: targets left out (mAP, not top-1)
+      name="sfda_group1",            # public: history/public.py FILES key
+      path="",                       # csv: a history CSV: dataset, model, accuracy, anything
+      top1_column="top1",            # csv: the accuracy column
+      top1_scale=100.0,              # csv: 100 = percent, 1 = fractions (converted)
+      duplicates="error",            # csv: repeated (dataset, model): error | max | mean
+      # Declared extra columns "col=<kind>:<group>[:log][:+|-],..." (history/generic.py); a
+      # score column's direction (+ / -) unless the scores registry knows it.
+      fields="",
+      scores_path="",                # MS scores CSV (long or wide) to join; "" = none
+      scores=(),                     # scores to join; () = all in scores_path
+      difficulty_score="",           # dataset difficulty = this score (from scores_path) ...
+      difficulty_model="",           # ... of this fixed model; "" = no difficulty column
+  ))
+  block.update(overrides)
+  return block
+
+
+def evaluation_config(protocol: str, methods: tuple = (), recommender: dict | None = None,
+                      **history) -> ml_collections.ConfigDict:
+  """Every key `recommender/evaluate.py` reads: the protocol, its blocks, the history, the
+  `recommender` row's block and the other rows' blocks (`methods`)."""
+  config = ml_collections.ConfigDict()
+  config.seed = 0
+  config.protocol = protocol
+  config.history = history_block(**history)
+  config.setting1 = ml_collections.ConfigDict(dict(dataset="imagenet", repeats=10,
+                                                   test_fraction=0.2))
+  config.setting2 = ml_collections.ConfigDict(dict(train_datasets=("imagenet",),
+                                                   test_datasets=("imagenetv2",),
+                                                   training_seeds=1))
+  config.setting3 = ml_collections.ConfigDict(dict(datasets=(),  # () = every dataset
+                                                   num_datasets=0,  # > 0: the first n only
+                                                   training_seeds=1))
+  config.recommender = ml_collections.ConfigDict(recommender or recommender_block())
+  config.methods = tuple(methods)      # the other rows: one registry block each
+  config.score_columns = True          # a raw-score row per MS score of the history
+  config.plots = ml_collections.ConfigDict(dict(metric="pearson"))
+  return config

@@ -11,33 +11,13 @@ again with seed 1 (the noise ceiling). Command:
   .venv/bin/python scripts/run_benchmark.py --config=configs/micro_zoo.py \
       --workdir=workdir/micro_zoo
 
-Measured 2026-12-01, cold workdir and an empty JAX compilation cache
-(`GUIDEDREC_CACHE=/tmp/cold_cache`, workdir `/tmp/cold_run`), in a quiet window of the shared
-2-core box (load average 0.75-2.4 over the run): 486 s wall (8.1 min): pre-training 29 s
-(6 models), sweep 276 s (180 jobs), noise-ceiling re-run 90 s (60 jobs), extraction 9 s,
-scores 26 s, evaluation 45 s. The same cold run beside other engineers' jobs (load 4.5-14.3,
-mean 10.6) took 3294 s (sweep 2224 s, re-run 714 s). The histories of both runs are
-identical (seeded). History
-(`history_quality.md`): 8 of 90 pairs (8.9 %) within 5 points of chance (before: 27 of 90);
-per task chance / median / max top-1: animal_mnist 10 / 46.9 / 72.7, digits 10 / 67.2 /
-93.8, mnist 10 / 52.3 / 82.8, counting 16.7 / 29.7 / 58.6, orientation 12.5 / 18.8 / 97.7
-(4 of 15 near chance), texture 16.7 / 53.1 / 100. Noise ceiling (Pearson seed 0 vs 1):
-digits 0.93, counting 0.97. Leave-one-task-out mean Pearson over the 6 tasks (regret in
-points): raw scores H-score 0.05, LFC 0.18, LogME 0.28, TransRate 0.37, LEEP 0.41, PARC
-0.62 (13.4); params 0.54; model mean on training tasks 0.82 (2.7); LR 0.80 / 0.80 / 0.83,
-FM 0.83 / 0.83 / 0.84, FFM 0.83 / 0.81 / 0.86 (0.7-12.5) with `d,m` / `d,m,S_logme` /
-`d,m,S`; on digits / counting the best method reaches 0.92 / 0.97 against the ceiling's
-0.93 / 0.97.
-The evaluation block's selected method (the FM chosen per outer fold by an inner
-leave-one-task-out on the fold's training tasks, `d,m,S`, 3 seeds), in the quiet cold run
-above: 0.860 mean Pearson, regret@1 1.0, against model mean 0.819 (2.7); ridge (d,m,S) 0.867
-(1.4); trees (d,m,S) 0.879 (0.5) (`table2.md`). The similar datasets' weighted model mean
-(`recommender/neighbors.py`, MS-score similarity, tau = 1; its evaluation rerun on a copy of
-that run, 46 s at load 0.3-2.6): 0.832, regret@1 0.65.
-
-`--config=configs/micro_zoo.py:smoke` (4 models, 3 tasks, 96 training images, 1 grid point,
-1 epoch, digits re-run with seed 1, LR/FM only) ran end to end in 211 s at load ~10
-(tests/benchmark/test_pipeline.py, 2026-12-01; 78 s with ray_address=local right after).
+It writes the history (`sweep/history.csv`, `history_quality.md`), the MS scores
+(`scores.csv`), the leave-one-task-out table of the evaluation block (`table2.md`: the
+`recommender` row, the blend of configs/common.py, beside its members, the paper's LR / FM /
+FFM and every raw MS score), the saved recommender (`recommender/`) and one ranked task.
+Expected headline (`table2.md`): the `recommender` row at least the model mean's Pearson;
+measured figures are in RESULTS.md. `:smoke` (4 models, 3 tasks, 96 training images, 1 grid
+point, 1 epoch, a one-seed blend) runs end to end in a few minutes (tests/benchmark).
 
 Ranked recommendation for one task, constrained:
 
@@ -47,8 +27,7 @@ Ranked recommendation for one task, constrained:
 
 import ml_collections
 
-from configs.common import parse_arg
-from guidedrec_jax.recommender import evaluate
+from configs.common import evaluation_config, parse_arg, recommender_block
 
 IMAGENET = ("mobilenetv2_100", "tf_efficientnet_lite0", "tf_efficientnet_lite1",
             "tf_efficientnet_lite2")
@@ -98,6 +77,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       # budget going to images and steps instead of a wider grid.
       num_train=384, num_val=128, lrs=(0.01, 0.05), weight_decays=(5e-4,), epochs=2,
       batch_size=16, optimizer="sgd", augment=False,
+      # How the step runs (finetune/options.py), for fine-tuning and extraction alike:
+      # precision "auto" (bf16 on CUDA, fp32 on CPU) | "fp32" | "bf16"; channels-last memory
+      # format; torch.compile. The defaults keep a CPU run's history bit for bit.
+      precision="auto", channels_last=False, compile=False,
   ))
   # The noise ceiling: the sweep re-run with another seed on these tasks; per task, the
   # Pearson between the two runs is the best any recommender can reach (table2.md).
@@ -107,34 +90,27 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
                                                 batch_size=64))
   config.scores = ("logme", "lfc", "parc", "hscore", "transrate", "leep")
 
-  config.evaluation = evaluate.default_config()
-  ev = config.evaluation
-  ev.seed = config.seed
-  ev.protocol = "setting3"
-  ev.history.source = "csv"        # paths are filled in by the pipeline
-  ev.history.difficulty_score = "logme"
-  ev.history.difficulty_model = "mobilenetv2_100@32"
-  ev.baselines = ("params_m", "gmacs")
-  ev.history_mean_baseline = True  # a model's mean accuracy on the training tasks
-  ev.neighbor_baselines = (1.0,)   # ... weighted by each task's MS-score similarity
-  ev.ridge_field_sets = ("d,m,S",)   # baselines on the same encoded fields (issue 11)
-  ev.tree_field_sets = ("d,m,S",)
-  ev.models = ("lr", "fm", "ffm")
-  ev.field_sets = ("d,m", "d,m,S_logme", "d,m,S")
-  ev.train.update(dict(optimizer="adam", learning_rate=0.01, l2=1e-3, rank=4, batch_size=32,
-                       epochs=200, patience=20))
-  # FM whose target, score normalisation, descriptor interactions and L2 are picked by an
-  # inner leave-one-task-out on each outer fold's training tasks (recommender/selection.py).
-  ev.selection.models = ("fm",)
-  ev.selection.fields = "d,m,S"
-  ev.selection.num_seeds = 3
-  ev.selection.grid = ml_collections.ConfigDict(dict(
-      target=("dataset_z",), score_norm=("global_z", "dataset_z"),
-      d_interactions=("all", "id_only"), train=dict(l2=(1e-3, 1e-1), patience=(0,))))
+  # The recommender (recommender/registry.py blocks): the blend of configs/common.py on
+  # every standard field and MS score, with an FM trained for this small history (90 rows).
+  train = dict(optimizer="adam", learning_rate=0.01, l2=1e-3, rank=4, batch_size=32,
+               epochs=200, patience=20)
+  config.recommender = ml_collections.ConfigDict(recommender_block("d,m,S", train))
+  # Leave one task out over the run's history: the recommender, each member alone, the
+  # paper's LR / FM / FFM on three field sets, params and GMACs, every raw MS score.
+  config.evaluation = evaluation_config(
+      "setting3", methods=(
+          dict(type="column", column="params_m"), dict(type="column", column="gmacs"),
+          dict(type="model_mean"), dict(type="similar_datasets", tau=1.0),
+          dict(type="ridge", fields="d,m,S"), dict(type="trees", fields="d,m,S"),
+          *(dict(type=kind, fields=fields, train=train) for kind in ("lr", "fm", "ffm")
+            for fields in ("d,m", "d,m,S_logme", "d,m,S"))),
+      recommender=config.recommender.to_dict(),
+      source="csv",                       # paths are filled in by the pipeline
+      difficulty_score="logme", difficulty_model="mobilenetv2_100@32")
+  config.evaluation.seed = config.seed
 
   config.recommend = ml_collections.ConfigDict(dict(
       task="procedural/counting",  # the held-out task to rank the zoo for
-      method="FM (d,m,S_logme)",   # a method name of the evaluation
       max_params=0.0,              # keep models with <= this many M parameters; 0 = any
       max_gmacs=0.0,               # keep models with <= this many GMACs; 0 = any
       # --dataset (a dataset nobody has fine-tuned on; benchmark/guided.py):
@@ -144,21 +120,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       models=(),                   # rank only these zoo models; () = the whole zoo
       image_size=64,               # folder images are resized to this square side when read
       finetune_top=0,              # fine-tune the top-k recommended models (the guided loop)
-      similar_tau=1.0,             # temperature of the history's similar datasets (neighbors.py)
-      # What ranks the table: auto (the lower leave-one-task-out regret@1 on the run's tasks),
-      # recommender (the saved recommender's prediction) or similar_datasets.
-      rank_by="auto",
   ))
-  # The saved recommender (recommender/saved.py): written to <workdir>/recommender by
-  # scripts/train_recommender.py and at the end of the main job, read by --dataset.
-  config.recommender = ml_collections.ConfigDict(dict(
-      # A recommender/methods.py method block; raw target: predictions are top-1 in percent.
-      method=ml_collections.ConfigDict(dict(
-          name="", model="fm", fields="d,m,S_logme", target="raw", score_norm="global_z",
-          ridge_l2=1.0, num_seeds=1, seed=0, train=ev.train.to_dict())),
-      seeds=(0, 1, 2, 3, 4),       # one ensemble member per seed: mean +- spread
-  ))
-
   if args.smoke:
     config.zoo.imagenet = ("mobilenetv2_100",)
     config.zoo.random = ("lcnet_050", "regnetx_002")
@@ -170,11 +132,12 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.probe.max_per_class = 8
     config.noise_ceiling.tasks = ("digits",)
     config.scores = ("logme", "lfc")
-    ev.models = ("lr", "fm")
-    ev.field_sets = ("d,m", "d,m,S_logme")
-    ev.train.update(dict(epochs=30, patience=5))
-    ev.selection.models = ()  # the smoke run keeps ridge and trees, not the nested grid
+    smoke_train = dict(train, epochs=30, patience=5)
+    config.recommender = ml_collections.ConfigDict(
+        recommender_block("d,m,S", smoke_train, num_seeds=1))
+    config.evaluation.recommender = ml_collections.ConfigDict(config.recommender.to_dict())
+    config.evaluation.methods = (
+        dict(type="model_mean"), dict(type="ridge", fields="d,m,S"),
+        dict(type="fm", fields="d,m,S_logme", train=smoke_train))
     config.recommend.task = "digits"
-    config.recommender.method.train.update(dict(epochs=30, patience=5))
-    config.recommender.seeds = (0, 1, 2)
   return config

@@ -6,13 +6,20 @@ tasks of the 40-task catalogue (`guidedrec_jax/data/catalog.py`) that TFDS serve
 fgvc_aircraft, nabirds and caltech256 as `folder:<path>` tasks from local copies); VTAB-1k
 sized subsets (800 training, 200 validation images) and a fine-tuning grid like the paper's
 (4 learning rates x 2 weight decays, SGD with momentum, cosine schedule, 20 epochs,
-augmentation); every fan-out stage on the Ray cluster, fine-tuning on a quarter of a GPU.
+augmentation) in bf16 autocast with channels-last batches (`sweep.precision` "auto": bf16 on
+CUDA); every fan-out stage on the Ray cluster, fine-tuning and extraction on a quarter of a
+GPU each.
 The weights must be in the Hugging Face cache of every node (nothing is downloaded at run
 time), the TFDS data prepared as array_record (`tfds build <name> --file_format=array_record`)
 and the workdir on a shared file system. Command (on the cluster's head, after `ray start`):
 
   .venv/bin/python scripts/run_benchmark.py --config=configs/paper_zoo.py \\
       --workdir=/shared/paper_zoo
+
+Priced before it starts (jobs, epochs, images, GPU-hours from the throughput table
+`guidedrec_jax/cost/throughput.csv`, wall clock on K GPUs):
+
+  .venv/bin/python scripts/plan_cost.py --config=configs/paper_zoo.py --gpu=h100 --num_gpus=8
 
 Not run here (no GPU, no weights, no TFDS data). `--config=configs/paper_zoo.py:smoke` runs
 here end to end on TFDS's generated mock data (random images and labels, so its accuracies
@@ -56,7 +63,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.ray_address = "auto"
   config.ray_local_num_cpus = 0
   config.resources.sweep.update(dict(num_cpus=2.0, num_gpus=0.25))
-  config.resources.extract.update(dict(num_cpus=2.0, num_gpus=0.0))
+  config.resources.extract.update(dict(num_cpus=2.0, num_gpus=0.25))
   config.resources.scores.update(dict(num_cpus=4.0, num_gpus=0.0))
   config.zoo.imagenet = tuple(FAMILIES)
   config.zoo.imagenet_input_size = 224
@@ -66,7 +73,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.tasks = TASKS
   config.sweep.update(dict(num_train=800, num_val=200, lrs=(0.1, 0.03, 0.01, 0.003),
                            weight_decays=(0.0, 1e-4), epochs=20, batch_size=64,
-                           augment=True))
+                           augment=True, precision="auto", channels_last=True,
+                           compile=False))
   config.noise_ceiling.tasks = ("cifar100", "dtd", "eurosat", "dsprites_location")
   config.probe.update(dict(max_images=2000, max_per_class=25))
   config.scores = ("logme", "lfc", "parc", "hscore", "transrate", "gbc", "leep", "nce",
@@ -86,7 +94,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.zoo.random = ("lcnet_050", "regnetx_002", "resnet10t")
     config.tasks = ("cifar10", "tf_flowers", "beans")
     config.sweep.update(dict(num_train=32, num_val=16, lrs=(0.05,), weight_decays=(0.0,),
-                             epochs=1, batch_size=16, augment=False))
+                             epochs=1, batch_size=16, augment=False, channels_last=False))
     config.noise_ceiling.tasks = ("cifar10",)
     config.probe.update(dict(max_images=48, max_per_class=8))
     config.scores = ("logme", "lfc")

@@ -3,7 +3,11 @@
 A cache is an `.npz` (no pickle) plus a JSON sidecar that says what made it. Both are written
 to a temporary file in the same folder and renamed, so a crash leaves either the old pair or
 the new one, never a half file that looks whole. The sidecar is written last: an `.npz` without
-a matching sidecar is treated as absent.
+a matching sidecar is treated as absent. The sidecar records the sha256 of the `.npz`
+(`CONTENT_HASH`), and every load checks it: a damaged file (truncated, or a flipped byte the
+zip format does not notice) or one from before hashes were recorded is a `CacheError`, so the
+caller recomputes it. Stage stamps (`write_stamp` / `verified_stamp`) do the same for the
+outputs a finished stage vouches for.
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ import os
 import pathlib
 import tempfile
 import time
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
+from absl import logging
 import numpy as np
 
 PathLike = str | os.PathLike
+# The sidecar entry holding the sha256 of the `.npz` bytes.
+CONTENT_HASH = "npz_sha256"
 
 
 class CacheError(ValueError):
@@ -74,8 +81,9 @@ def sidecar_path(npz_path: PathLike) -> pathlib.Path:
 def save_arrays(path: PathLike, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
   """Saves `arrays` to `path` (.npz, no pickle) and `meta` to its sidecar, both atomically.
 
-  The sidecar gains `arrays` (name -> [shape, dtype]) and `written_at`; it is written after
-  the arrays so that a crash between the two leaves a cache that `load_arrays` rejects.
+  The sidecar gains `arrays` (name -> [shape, dtype]), `written_at` and `CONTENT_HASH`
+  (sha256 of the `.npz` as written); it is written after the arrays so that a crash between
+  the two leaves a cache that `load_arrays` rejects.
   """
   path = pathlib.Path(path)
   if path.suffix != ".npz":
@@ -88,10 +96,50 @@ def save_arrays(path: PathLike, arrays: Mapping[str, np.ndarray], meta: Mapping[
   with atomic_path(path) as tmp:
     with open(tmp, "wb") as f:
       np.savez(f, **arrays)
+    digest = file_sha256(tmp)
   full_meta = dict(meta)
   full_meta["arrays"] = {name: [list(v.shape), str(v.dtype)] for name, v in arrays.items()}
   full_meta["written_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+  full_meta[CONTENT_HASH] = digest
   write_json_atomic(sidecar_path(path), full_meta)
+
+
+def file_sha256(path: PathLike) -> str:
+  """SHA-256 (hex) of a file's bytes, read in chunks."""
+  with open(path, "rb") as f:
+    return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def verify_arrays(path: PathLike) -> dict[str, Any]:
+  """Checks that a cache's `.npz` is the file its sidecar describes; returns the sidecar.
+
+  Cheaper than `load_arrays` (one read of the bytes, no decompression): what stage checks use
+  to vouch for caches they do not load.
+
+  Raises:
+    FileNotFoundError: the file or its sidecar is missing.
+    CacheError: the sidecar is unreadable or records no content hash (written before hashes
+      were recorded), or the file's sha256 differs from it (damaged or replaced).
+  """
+  path = pathlib.Path(path)
+  side = sidecar_path(path)
+  if not path.exists() or not side.exists():
+    raise FileNotFoundError(f"cache {path} or its sidecar {side.name} is missing")
+  try:
+    meta = json.loads(side.read_text())
+  except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    raise CacheError(f"sidecar {side} is not valid JSON: {e}") from e
+  if not isinstance(meta, dict):
+    raise CacheError(f"sidecar {side} holds {type(meta).__name__}, not an object")
+  recorded = meta.get(CONTENT_HASH)
+  if recorded is None:
+    raise CacheError(f"cache {path}: its sidecar records no {CONTENT_HASH} (written before "
+                     "content hashes were recorded)")
+  actual = file_sha256(path)
+  if actual != recorded:
+    raise CacheError(f"cache {path} is damaged: its sha256 {actual[:16]}... differs from "
+                     f"the {recorded[:16]}... its sidecar records")
+  return meta
 
 
 def load_arrays(path: PathLike, expect: Mapping[str, Any] | None = None
@@ -107,17 +155,11 @@ def load_arrays(path: PathLike, expect: Mapping[str, Any] | None = None
 
   Raises:
     FileNotFoundError: the file or its sidecar is missing.
-    CacheError: the sidecar is unreadable, does not match `expect`, or the arrays are
-      truncated or differ in shape/dtype from what the sidecar records.
+    CacheError: as `verify_arrays`; or the sidecar does not match `expect`, or the arrays
+      are unreadable or differ in shape/dtype from what the sidecar records.
   """
   path = pathlib.Path(path)
-  side = sidecar_path(path)
-  if not path.exists() or not side.exists():
-    raise FileNotFoundError(f"cache {path} or its sidecar {side.name} is missing")
-  try:
-    meta = json.loads(side.read_text())
-  except (json.JSONDecodeError, UnicodeDecodeError) as e:
-    raise CacheError(f"sidecar {side} is not valid JSON: {e}") from e
+  meta = verify_arrays(path)
   for key, value in (expect or {}).items():
     if meta.get(key) != _jsonable(value):
       raise CacheError(f"cache {path}: sidecar {key}={meta.get(key)!r}, expected {value!r}")
@@ -133,8 +175,69 @@ def load_arrays(path: PathLike, expect: Mapping[str, Any] | None = None
   return arrays, meta
 
 
+def verified_sha256(path: PathLike) -> str | None:
+  """The content hash of an intact cache; None if it is missing or damaged.
+
+  A damaged cache (see `verify_arrays`) is logged as a warning naming the file and why, so
+  that the stage about to recompute it says so.
+  """
+  try:
+    return verify_arrays(path)[CONTENT_HASH]
+  except FileNotFoundError:
+    return None
+  except CacheError as e:
+    logging.warning("recomputing: %s", e)
+    return None
+
+
 def _jsonable(value: Any) -> Any:
   return json.loads(json.dumps(value, default=_json_default))
+
+
+def read_json(path: PathLike) -> Any | None:
+  """A JSON file's value; None if it is missing, or unreadable (logged as a warning)."""
+  path = pathlib.Path(path)
+  if not path.exists():
+    return None
+  try:
+    return json.loads(path.read_text())
+  except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    logging.warning("ignoring %s, not valid JSON (%s): recomputing what it records", path, e)
+    return None
+
+
+def write_stamp(path: PathLike, outputs: Sequence[PathLike], **record: Any) -> None:
+  """Writes a stage's stamp: `record` plus the sha256 of each output (files beside or below
+  the stamp, recorded by relative path so that a moved folder keeps its stamps)."""
+  path = pathlib.Path(path)
+  hashes = {pathlib.Path(out).relative_to(path.parent).as_posix(): file_sha256(out)
+            for out in outputs}
+  write_json_atomic(path, {**record, "outputs": hashes})
+
+
+def verified_stamp(path: PathLike) -> dict[str, Any] | None:
+  """A stamp's record if every output it vouches for is there with its recorded sha256;
+  None (the stage must run again) if the stamp is missing, or, logged as a warning naming the
+  file and why, unreadable, from before outputs were hashed, or an output is missing or
+  changed."""
+  path = pathlib.Path(path)
+  record = read_json(path)
+  if record is None:
+    return None
+  outputs = record.get("outputs") if isinstance(record, dict) else None
+  if not outputs:
+    logging.warning("stamp %s records no output hashes: recomputing its stage", path)
+    return None
+  for name, recorded in outputs.items():
+    out = path.parent / name
+    if not out.is_file():
+      logging.warning("%s is missing although %s vouches for it: recomputing", out, path.name)
+      return None
+    if file_sha256(out) != recorded:
+      logging.warning("%s is damaged or changed: its sha256 differs from the one %s records; "
+                      "recomputing", out, path.name)
+      return None
+  return record
 
 
 def write_config(workdir: PathLike, config: Any) -> pathlib.Path:

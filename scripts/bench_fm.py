@@ -6,10 +6,10 @@ import os
 os.environ.setdefault("XLA_FLAGS",
                       "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
-from guidedrec_jax import compilation_cache, io  # noqa: E402
+from guidedrec_jax import cli, compilation_cache, io  # noqa: E402
 from guidedrec_jax.recommender import fm_benchmark  # noqa: E402
 
 config_flags.DEFINE_config_file("config", None, "configs/bench_fm.py", lock_config=True)
@@ -25,4 +25,4 @@ def main(argv):
 
 if __name__ == "__main__":
   flags.mark_flag_as_required("config")
-  app.run(main)
+  cli.run(main)

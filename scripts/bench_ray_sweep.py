@@ -27,10 +27,10 @@ import time
 # One thread per process: set before torch is imported, and inherited by Ray's workers.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from absl import app, flags
+from absl import flags
 import torch
 
-from guidedrec_jax import io
+from guidedrec_jax import cli, io
 from guidedrec_jax.data import procedural
 from guidedrec_jax.distributed import make_executor
 from guidedrec_jax.finetune import InputSpec, JobsLog, ModelInfo, hpo_grid, run_sweep
@@ -168,4 +168,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

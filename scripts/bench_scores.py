@@ -66,12 +66,12 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from guidedrec_jax import compilation_cache  # noqa: E402
+from guidedrec_jax import cli, compilation_cache  # noqa: E402
 from guidedrec_jax import io  # noqa: E402
 from guidedrec_jax import scores  # noqa: E402  (registers every score)
 from guidedrec_jax.scores import registry  # noqa: E402
@@ -284,4 +284,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -1,9 +1,9 @@
 """Runs one evaluation protocol on a history and writes tables and plots; see configs/setting*.py."""
 
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
-from guidedrec_jax import compilation_cache, io
+from guidedrec_jax import cli, compilation_cache, io
 from guidedrec_jax.recommender import evaluate
 
 config_flags.DEFINE_config_file("config", None, "configs/setting*.py", lock_config=True)
@@ -19,4 +19,4 @@ def main(argv):
 
 if __name__ == "__main__":
   flags.mark_flag_as_required("config")
-  app.run(main)
+  cli.run(main)

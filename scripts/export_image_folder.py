@@ -9,10 +9,11 @@ fine-tuned on:
 
 import pathlib
 
-from absl import app, flags
+from absl import flags
 import numpy as np
 from PIL import Image
 
+from guidedrec_jax import cli
 from guidedrec_jax.data import load_dataset
 
 flags.DEFINE_string("dataset", None, "A load_dataset name.", required=True)
@@ -39,4 +40,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

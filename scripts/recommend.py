@@ -12,10 +12,10 @@ A benchmark task, held out (its measured top-1 beside the prediction, for evalua
       --workdir=workdir/micro_zoo --task=digits --max_params=2 --max_gmacs=0.01
 """
 
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
-from guidedrec_jax import compilation_cache, io
+from guidedrec_jax import cli, compilation_cache, io
 from guidedrec_jax.benchmark import recommend, recommend_dataset
 
 config_flags.DEFINE_config_file("config", None, "configs/micro_zoo.py", lock_config=True)
@@ -51,4 +51,4 @@ def main(argv):
 
 if __name__ == "__main__":
   flags.mark_flag_as_required("config")
-  app.run(main)
+  cli.run(main)

@@ -10,10 +10,10 @@ regret@1 / @3 / @5 (points) FM (d,m,S_logme) 5 seeds 2.47 / 0 / 0, model mean 2.
 similar datasets (tau = 1) 0.65 / 0 / 0, best raw score (PARC) 13.41 / 4.56 / 0.26.
 """
 
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
-from guidedrec_jax import compilation_cache, io
+from guidedrec_jax import cli, compilation_cache, io
 from guidedrec_jax.benchmark import regret
 
 config_flags.DEFINE_config_file("config", None, "configs/micro_zoo.py", lock_config=True)
@@ -30,4 +30,4 @@ def main(argv):
 
 if __name__ == "__main__":
   flags.mark_flag_as_required("config")
-  app.run(main)
+  cli.run(main)

@@ -1,9 +1,9 @@
 """Runs the end-to-end micro benchmark (configs/micro_zoo.py); prints its tables and paths."""
 
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
-from guidedrec_jax import compilation_cache, io
+from guidedrec_jax import cli, compilation_cache, io
 from guidedrec_jax.benchmark import pipeline
 
 config_flags.DEFINE_config_file("config", None, "configs/micro_zoo.py", lock_config=True)
@@ -26,4 +26,4 @@ def main(argv):
 
 if __name__ == "__main__":
   flags.mark_flag_as_required("config")
-  app.run(main)
+  cli.run(main)

@@ -4,11 +4,10 @@
   .venv/bin/python scripts/score_zoo.py --config=configs/score_zoo.py:smoke --workdir=/tmp/s
 """
 
-from absl import app
 from absl import flags
 from ml_collections import config_flags
 
-from guidedrec_jax import compilation_cache
+from guidedrec_jax import cli, compilation_cache
 from guidedrec_jax.scores import zoo
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Path to a configs/score_zoo.py file.",
@@ -23,4 +22,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -4,10 +4,10 @@
       --workdir=workdir/micro_zoo
 """
 
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
-from guidedrec_jax import compilation_cache
+from guidedrec_jax import cli, compilation_cache
 from guidedrec_jax.benchmark import recommender_run
 
 config_flags.DEFINE_config_file("config", None, "configs/train_recommender.py", lock_config=True)
@@ -18,10 +18,10 @@ def main(argv):
   del argv
   compilation_cache.enable()  # persistent JAX compilation cache, $GUIDEDREC_COMPILATION_CACHE
   model = recommender_run.train_recommender(flags.FLAGS.config, flags.FLAGS.workdir)
-  print(f"saved a {len(model.members)}-seed recommender trained on {model.meta['num_rows']} "
-        f"rows of {len(model.meta['datasets'])} datasets to {flags.FLAGS.workdir}/recommender")
+  print(f"saved recommender to {flags.FLAGS.workdir}/recommender ({model.meta['num_rows']} "
+        f"rows, {len(model.meta['datasets'])} datasets): {model.name}")
 
 
 if __name__ == "__main__":
   flags.mark_flag_as_required("config")
-  app.run(main)
+  cli.run(main)

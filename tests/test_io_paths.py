@@ -1,6 +1,8 @@
 """Tests for the shared-folder helper and the atomic, checked caches."""
 
+import hashlib
 import json
+import zipfile
 
 import numpy as np
 import pytest
@@ -35,8 +37,95 @@ def test_truncated_cache_is_rejected(tmp_path):
   path = tmp_path / "m.npz"
   io.save_arrays(path, {"x": np.arange(1000.0)}, {})
   path.write_bytes(path.read_bytes()[:100])
-  with pytest.raises(io.CacheError, match="unreadable"):
+  with pytest.raises(io.CacheError, match="damaged"):
     io.load_arrays(path)
+
+
+def test_sidecar_records_the_sha256_of_the_file(tmp_path):
+  path = tmp_path / "m.npz"
+  io.save_arrays(path, {"x": np.arange(10.0)}, {})
+  _, meta = io.load_arrays(path)
+  assert meta[io.CONTENT_HASH] == hashlib.sha256(path.read_bytes()).hexdigest()
+  assert io.file_sha256(path) == meta[io.CONTENT_HASH]
+  assert io.verify_arrays(path) == meta and io.verified_sha256(path) == meta[io.CONTENT_HASH]
+
+
+def _flip(path, offset):
+  data = bytearray(path.read_bytes())
+  data[offset] ^= 0xFF
+  path.write_bytes(bytes(data))
+
+
+def test_flipped_byte_is_caught_even_when_the_zip_still_opens(tmp_path):
+  path = tmp_path / "m.npz"
+  x = np.arange(100.0)
+  io.save_arrays(path, {"x": x}, {})
+  # Byte 10 of a zip's first local header is its modification time: no reader checks it
+  # (zipfile reads the central directory's), so numpy still loads the very same array.
+  _flip(path, 10)
+  with np.load(path, allow_pickle=False) as data:
+    np.testing.assert_array_equal(data["x"], x)
+  with pytest.raises(io.CacheError, match="damaged"):
+    io.load_arrays(path)
+  with pytest.raises(io.CacheError, match="damaged"):
+    io.verify_arrays(path)
+
+
+def test_flipped_data_byte_is_caught(tmp_path):
+  path = tmp_path / "m.npz"
+  io.save_arrays(path, {"x": np.arange(100.0)}, {})
+  with zipfile.ZipFile(path) as archive:
+    info = archive.getinfo("x.npy")
+  _flip(path, info.header_offset + 30 + len(info.filename) + len(info.extra) + 200)
+  with pytest.raises(io.CacheError, match="damaged"):
+    io.load_arrays(path)
+
+
+def test_sidecar_without_hash_means_recompute(tmp_path):
+  path = tmp_path / "m.npz"
+  io.save_arrays(path, {"x": np.zeros(2)}, {"model": "m"})
+  side = io.sidecar_path(path)
+  meta = json.loads(side.read_text())
+  del meta[io.CONTENT_HASH]  # as written before content hashes were recorded
+  side.write_text(json.dumps(meta))
+  with pytest.raises(io.CacheError, match=io.CONTENT_HASH):
+    io.load_arrays(path, expect={"model": "m"})
+
+
+def test_verified_sha256_logs_the_damaged_file(tmp_path, caplog):
+  path = tmp_path / "m.npz"
+  assert io.verified_sha256(path) is None and not caplog.records  # missing: no warning
+  io.save_arrays(path, {"x": np.arange(100.0)}, {})
+  path.write_bytes(path.read_bytes()[:50])
+  assert io.verified_sha256(path) is None
+  assert [r.levelname for r in caplog.records] == ["WARNING"]
+  assert str(path) in caplog.text and "damaged" in caplog.text
+  io.sidecar_path(path).write_text("{not json")
+  assert io.verified_sha256(path) is None and "not valid JSON" in caplog.text
+
+
+def test_stamp_vouches_for_its_outputs(tmp_path, caplog):
+  out = tmp_path / "stage" / "table.csv"
+  out.parent.mkdir()
+  out.write_text("a,b\n1,2\n")
+  stamp = out.parent / "stamp.json"
+  io.write_stamp(stamp, [out], fingerprint="f1")
+  record = io.verified_stamp(stamp)
+  assert record["fingerprint"] == "f1" and list(record["outputs"]) == ["table.csv"]
+  moved = tmp_path / "moved"
+  (tmp_path / "stage").rename(moved)  # recorded relative: a moved folder keeps its stamp
+  stamp, out = moved / "stamp.json", moved / "table.csv"
+  assert io.verified_stamp(stamp) == record and not caplog.records
+  out.write_text("a,b\n1,")  # truncated
+  assert io.verified_stamp(stamp) is None
+  assert "table.csv is damaged or changed" in caplog.text
+  out.unlink()
+  assert io.verified_stamp(stamp) is None and "table.csv is missing" in caplog.text
+  stamp.write_text(json.dumps({"fingerprint": "f1"}))  # a stamp from before output hashes
+  assert io.verified_stamp(stamp) is None and "records no output hashes" in caplog.text
+  stamp.write_text('{"fingerprint": "f')
+  assert io.verified_stamp(stamp) is None and "not valid JSON" in caplog.text
+  assert io.read_json(stamp) is None and io.read_json(moved / "absent.json") is None
 
 
 def test_cache_without_sidecar_is_absent(tmp_path):

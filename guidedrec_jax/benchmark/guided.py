@@ -6,9 +6,13 @@ Steps (all outputs under `<workdir>/user/<slug>/`, `<workdir>` a finished benchm
    per (zoo, manifest, code version): measured once, read on every later call;
 2. the probe features of the models asked for plus the difficulty model, in the torch child
    (`user_torch` "extract"), cached in the run's feature cache; a call whose models' caches
-   are unchanged since they were last checked (`extract.json`: sidecar mtimes) starts no child;
+   are intact and the ones last checked (`extract.json`: each file's content hash) starts no
+   child;
 3. the configured MS scores (`benchmark.score_stage.score_task` -> `scores.zoo.score_zoo`),
-   cached in `scores.csv` per model and feature sidecar;
+   cached in `scores.csv` per model and feature sidecar, the file's hash in `scores.json`.
+
+Every cache is verified before reuse: a damaged one (unreadable JSON, a file whose sha256
+differs from the one recorded) is logged as a warning and recomputed, never kept.
 4. the rows: dataset columns (`num_train`: what the guided fine-tuning trains on, as in the
    benchmark's history; `num_classes`; `difficulty`: the configured score of the configured
    fixed model), each model's columns, one `ms_<score>` column per score.
@@ -69,8 +73,9 @@ def zoo_meta(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> pd.Dat
   manifest = manifest_path(workdir)
   key = io.json_fingerprint(names, manifest.read_text(), guidedrec_jax.__version__)
   cache = workdir / "user" / "zoo_meta.json"
-  if cache.exists() and json.loads(cache.read_text()).get("key") == key:
-    meta = json.loads(cache.read_text())["meta"]
+  cached = io.read_json(cache)  # None if missing or damaged (then measured again)
+  if isinstance(cached, dict) and cached.get("key") == key and "meta" in cached:
+    meta = cached["meta"]
   else:
     meta = run_child({"mode": "meta", "models": names, "manifest": str(manifest)},
                      workdir / "user")["meta"]
@@ -78,17 +83,13 @@ def zoo_meta(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> pd.Dat
   return pd.DataFrame([{"model": name, **meta[name]} for name in names])
 
 
-def _sidecar_mtime(path: str) -> int | None:
-  side = io.sidecar_path(path)
-  return side.stat().st_mtime_ns if side.exists() else None
-
-
 def extract(config: ml_collections.ConfigDict, workdir: pathlib.Path,
             user: user_dataset.UserDataset, models: Sequence[str]) -> dict[str, Any]:
   """Probe features of `models` on the user's dataset; returns counts and model -> cache path.
 
   `extract.json` records, under a key of everything but the model list, each model's cache
-  and its sidecar's mtime when last checked; a call whose models all match starts no child.
+  and its content hash; a call whose models' caches are all intact and match starts no
+  child. A damaged cache is logged (`io.verified_sha256`) and recomputed by the child.
   """
   folder = user_dir(workdir, user.name)
   cache_root = config.cache_dir or str(workdir / "cache")
@@ -98,16 +99,17 @@ def extract(config: ml_collections.ConfigDict, workdir: pathlib.Path,
              "num_workers": config.num_workers}
   key = io.json_fingerprint(request, manifest_path(workdir).read_text(), guidedrec_jax.__version__)
   stamp = folder / "extract.json"
-  record = json.loads(stamp.read_text()) if stamp.exists() else {}
+  record = io.read_json(stamp) or {}
   known = record.get("models", {}) if record.get("key") == key else {}
-  fresh = {m: known[m] for m in models
-           if m in known and known[m]["mtime"] == _sidecar_mtime(known[m]["cache"])}
+  fresh = {m: known[m] for m in models if m in known
+           and known[m].get("sha256") == io.verified_sha256(known[m]["cache"])}
   result = {"computed": 0, "reused": len(models), "child": False,
             "probe_images": record.get("probe_images")}
   if len(fresh) < len(models):
     todo = [m for m in models if m not in fresh]
     child = run_child({**request, "models": todo}, folder)
-    fresh.update({m: {"cache": c, "mtime": _sidecar_mtime(c)} for m, c in child["caches"].items()})
+    fresh.update({m: {"cache": c, "sha256": io.verify_arrays(c)[io.CONTENT_HASH]}
+                  for m, c in child["caches"].items()})
     result = {"computed": child["computed"], "reused": len(models) - child["computed"],
               "child": True, "probe_images": child["probe_images"]}
     io.write_json_atomic(stamp, {"key": key, "probe_images": child["probe_images"],
@@ -120,14 +122,14 @@ def scores(config: ml_collections.ConfigDict, folder: pathlib.Path, name: str,
   """Long-form scores of the cached models; True if any was computed.
 
   Every score here depends on one model's features and the probe labels only, so
-  `scores.csv` keeps each model's rows under the hash of its sidecar and the score list;
-  only models without current rows are scored.
+  `scores.csv` keeps each model's rows under the hash of its sidecar (which holds the
+  features' content hash) and the score list; only models without current rows are scored.
+  `scores.json` vouches for `scores.csv` by its sha256: a damaged table is scored again.
   """
   path, stamp = folder / "scores.csv", folder / "scores.json"
   keys = {m: io.json_fingerprint(io.sidecar_path(p).read_text(), tuple(config.scores))
           for m, p in caches.items()}
-  known = (json.loads(stamp.read_text()).get("models", {}) if stamp.exists() and path.exists()
-           else {})
+  known = (io.verified_stamp(stamp) or {}).get("models", {})
   table = pd.read_csv(path) if known else pd.DataFrame(columns=list(schema.SCORE_COLUMNS))
   todo = {m: p for m, p in caches.items() if known.get(m) != keys[m]}
   if todo:
@@ -137,7 +139,7 @@ def scores(config: ml_collections.ConfigDict, folder: pathlib.Path, name: str,
                        pd.DataFrame(rows, columns=list(schema.SCORE_COLUMNS))],
                       ignore_index=True)
     io.write_text_atomic(path, table.to_csv(index=False))
-    io.write_json_atomic(stamp, {"models": {**known, **{m: keys[m] for m in todo}}})
+    io.write_stamp(stamp, [path], models={**known, **{m: keys[m] for m in todo}})
   return table[table["model"].isin(list(caches))].reset_index(drop=True), bool(todo)
 
 

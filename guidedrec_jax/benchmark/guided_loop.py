@@ -44,8 +44,8 @@ def finetune_top(config: ml_collections.ConfigDict, workdir: pathlib.Path,
              "config": config.to_dict()}
   summary = guided.run_child(request, folder)
   history = pd.read_csv(folder / "sweep" / "history.csv")
-  predicted = table.columns[2]
-  measured = table[table["model"].isin(models)][["rank", "model", predicted, "spread"]].merge(
+  shown = ["rank", "model", "predicted_top1", "predicted_low", "predicted_high"]
+  measured = table[table["model"].isin(models)][shown].merge(
       history[["model", "top1", "lr", "weight_decay"]].rename(columns={"top1": "measured_top1"}),
       on="model", how="left")
   io.write_table(folder, "guided", measured.to_dict("records"))

@@ -47,37 +47,41 @@ def run_torch_stages(workdir: pathlib.Path) -> dict[str, Any]:
 
 
 def _cached_stage(path: pathlib.Path, fingerprint: str) -> bool:
-  """True if `path` (a JSON stamp) records `fingerprint`: the stage's outputs are current."""
-  return path.exists() and json.loads(path.read_text()).get("fingerprint") == fingerprint
+  """True if the stamp `path` records `fingerprint` and every output it vouches for is
+  intact (`io.verified_stamp`: a damaged output is logged and the stage runs again)."""
+  record = io.verified_stamp(path)
+  return record is not None and record.get("fingerprint") == fingerprint
 
 
 def _scores(config: ml_collections.ConfigDict, workdir: pathlib.Path,
             caches: dict[str, dict[str, str]]) -> bool:
   """Writes `scores.csv` unless it is current; returns True if it was computed."""
-  # Keyed by (task, model), not path: a moved workdir keeps its scores.
+  # Keyed by (task, model), not path: a moved workdir keeps its scores. A sidecar holds its
+  # features' content hash, so recomputed features are scored again.
   sidecars = {f"{task}/{model}": io.sidecar_path(path).read_text()
               for task, by_model in caches.items() for model, path in by_model.items()}
   scores = tuple(config.scores)
   fingerprint = io.json_fingerprint(sidecars, scores)
   stamp = workdir / "scores.json"
-  if (workdir / recommend.SCORES).exists() and _cached_stage(stamp, fingerprint):
+  if _cached_stage(stamp, fingerprint):
     return False
   with executor_from_config(config, "scores") as executor:
     table = score_stage.score_tasks(caches, scores, executor)
   io.write_text_atomic(workdir / recommend.SCORES, table.to_csv(index=False))
-  io.write_json_atomic(stamp, {"fingerprint": fingerprint, "rows": len(table)})
+  io.write_stamp(stamp, [workdir / recommend.SCORES], fingerprint=fingerprint, rows=len(table))
   return True
 
 
 def table2_rows(per_dataset: pd.DataFrame) -> list[dict[str, Any]]:
-  """The paper's Table 2 shape: one row per method, Pearson per task, then the means."""
+  """The paper's Table 2 shape: one row per method, Pearson per task, then the means (the
+  mean absolute error of a predicted top-1 where the method has one)."""
   rows = []
   for method, table in per_dataset.groupby("method", sort=False):
     row: dict[str, Any] = {"method": method}
     row.update({task: float(r) for task, r in zip(table["dataset"], table["pearson"])})
     means = metrics.mean_over_datasets(table)
     row.update(mean_pearson=means["pearson"], mean_spearman=means["spearman"],
-               mean_regret=means["regret"])
+               mean_regret=means["regret"], mean_mae=means["mae"])
     rows.append(row)
   return rows
 
@@ -89,10 +93,13 @@ def _evaluate(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> bool:
   fingerprint = io.json_fingerprint((workdir / recommend.HISTORY).read_text(),
                              (workdir / recommend.SCORES).read_text(), ev.to_dict())
   stamp = out / "fingerprint.json"
-  if (out / "per_dataset.csv").exists() and _cached_stage(stamp, fingerprint):
+  if _cached_stage(stamp, fingerprint):
     return False
   evaluate.evaluate(ev, out)
-  io.write_json_atomic(stamp, {"fingerprint": fingerprint})
+  # Every output but the appended log vouched for: tables, plots, config.
+  outputs = sorted(p for p in out.iterdir() if p.is_file() and not p.name.startswith(".")
+                   and p.name not in (stamp.name, "metrics.jsonl"))
+  io.write_stamp(stamp, outputs, fingerprint=fingerprint)
   return True
 
 

@@ -83,6 +83,13 @@ def check_config(config: Any) -> None:
   _names(config["tasks"], "config.tasks")
   if len(config["tasks"]) < 2:
     raise ValueError(f"config.tasks needs >= 2 tasks (leave-one-task-out), got {config['tasks']}")
+  # The step's options (finetune/options.py); absent in configs from before them.
+  if sweep.get("precision", "auto") not in ("auto", "fp32", "bf16"):
+    raise ValueError(f"config.sweep.precision must be 'auto', 'fp32' or 'bf16', got "
+                     f"{sweep['precision']!r}")
+  for key in ("channels_last", "compile"):
+    if not isinstance(sweep.get(key, False), bool):
+      raise ValueError(f"config.sweep.{key} must be a bool, got {sweep[key]!r}")
   _names(sweep["lrs"], "config.sweep.lrs")
   _names(sweep["weight_decays"], "config.sweep.weight_decays")
   noise = config["noise_ceiling"]

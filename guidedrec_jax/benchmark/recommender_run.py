@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import pathlib
-from typing import Any, Sequence
+from typing import Sequence
 
 import ml_collections
 import pandas as pd
@@ -68,10 +68,10 @@ def load_histories(blocks: Sequence[ml_collections.ConfigDict]) -> pd.DataFrame:
 
 
 def train_and_save(history: pd.DataFrame, recommender: ml_collections.ConfigDict,
-                   directory: str | pathlib.Path, sources: Sequence[str] = ()
-                   ) -> saved.SavedRecommender:
-  """Trains the config's `recommender` block (method + seeds) on `history`; saves it."""
-  model = saved.train_saved(history, recommender.method, recommender.seeds)
+                   directory: str | pathlib.Path, sources: Sequence[str] = (),
+                   declared: str = "") -> saved.SavedRecommender:
+  """Trains the config's `recommender` method block on `history`; saves it."""
+  model = saved.train_saved(history, recommender, declared)
   model = model._replace(meta={**model.meta, "sources": list(sources)})
   saved.save(model, directory)
   return model
@@ -82,7 +82,7 @@ def train_for_run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path
   """Trains and writes `<workdir>/recommender/` on every row the run knows."""
   workdir = pathlib.Path(workdir)
   return train_and_save(run_history(config, workdir), config.recommender,
-                        workdir / DIRECTORY, [str(workdir)])
+                        workdir / DIRECTORY, [str(workdir)], config.evaluation.history.fields)
 
 
 def ensure_for_run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> bool:
@@ -92,22 +92,23 @@ def ensure_for_run(config: ml_collections.ConfigDict, workdir: str | pathlib.Pat
   rows = run_history(config, workdir)
   try:
     current = load_for_config(config, workdir)
-    if current.meta["fingerprint"] == saved.rows_fingerprint(rows) and (
-        list(current.seeds) == list(config.recommender.seeds)):
+    if current.meta["fingerprint"] == saved.rows_fingerprint(rows):
       return False
   except (FileNotFoundError, ValueError):
     pass  # missing, or made for another method / code version: replaced below
-  train_and_save(rows, config.recommender, workdir / DIRECTORY, [str(workdir)])
+  train_and_save(rows, config.recommender, workdir / DIRECTORY, [str(workdir)],
+                 config.evaluation.history.fields)
   return True
 
 
 def load_for_config(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
                     directory: str | pathlib.Path | None = None) -> saved.SavedRecommender:
-  """Loads the run's saved recommender, refusing one made for another method or field set."""
-  block: dict[str, Any] = config.recommender.method.to_dict()
-  path = pathlib.Path(directory) if directory else pathlib.Path(workdir) / DIRECTORY
-  return saved.load(path, fields=block["fields"],
-                    block={k: block[k] for k in ("model", "fields", "target", "score_norm")})
+  """Loads the run's saved recommender (another folder's when `directory` is given),
+  refusing one trained with another method block than `config.recommender` (a recommender
+  from elsewhere is taken as it is)."""
+  if directory:
+    return saved.load(directory)
+  return saved.load(pathlib.Path(workdir) / DIRECTORY, config.recommender)
 
 
 def history_block(entry: str) -> ml_collections.ConfigDict:
@@ -155,11 +156,12 @@ def train_recommender(config: ml_collections.ConfigDict, workdir: str | pathlib.
   record = workdir / "train_recommender"
   record.mkdir(parents=True, exist_ok=True)
   io.write_config(record, config)
-  model = train_and_save(history, config.recommender, workdir / DIRECTORY, sources)
+  model = train_and_save(history, config.recommender, workdir / DIRECTORY, sources,
+                         config.history_fields)
   counts = history.groupby("dataset").size()
   io.write_table(record, "training_rows", [{"dataset": d, "rows": int(n)}
                                            for d, n in counts.items()])
   io.MetricsWriter(record).write(event="train_recommender", rows=len(history),
-                                  datasets=int(counts.size), seeds=list(model.seeds),
+                                  datasets=int(counts.size), method=model.name,
                                   fingerprint=model.meta["fingerprint"], sources=sources)
   return model

@@ -1,15 +1,13 @@
 """What the recommender saves a user: regret@k, each benchmark task held out in turn.
 
-For each task of a run's history, every method is fitted on the other tasks only and ranks
-the held-out task's zoo; a user who fine-tunes the top k models gets the best measured top-1
-among them. Regret@k is the zoo's best measured top-1 minus that (percentage points; 0: the
-best model was among the k; `recommender.metrics.topk_regret`, ties at the k-th place
-averaged). Methods: the saved recommender's method (the config's `recommender` block, its
-seed ensemble's mean), "a model's mean accuracy on the other tasks"
-(`methods.HistoryMeanBaseline`), the same weighted by each task's resemblance to the held-out
-one (`neighbors.NeighborMethod`, tau = `recommend.similar_tau`: the `similar_datasets_z`
-column of `recommend.py --dataset`), and each raw MS score of the history, signed by the scores
-registry (`preprocess.score_sign`).
+For each task of a run's history, every method is fitted on the other tasks only
+(`protocols.leave_one_dataset_out`, the folds of every table) and ranks the held-out task's
+zoo; a user who fine-tunes the top k models gets the best measured top-1 among them.
+Regret@k is the zoo's best measured top-1 minus that (percentage points; 0: the best model
+was among the k; `recommender.metrics.topk_regret`, ties at the k-th place averaged).
+Methods: the run's recommender (`config.recommender`, what `recommend.py` ranks by), the
+model mean, the similar datasets, and each raw MS score of the history, signed by its
+declared or registered direction.
 
 Writes `<workdir>/regret/`: `per_task.{csv,md}` (method, task, k, regret),
 `regret_at_k.{csv,md}` (per method: mean regret@k over tasks for each k) and
@@ -20,7 +18,7 @@ from __future__ import annotations
 
 import pathlib
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import matplotlib
 
@@ -32,43 +30,22 @@ import pandas as pd  # noqa: E402
 
 from guidedrec_jax import io  # noqa: E402
 from guidedrec_jax.benchmark import recommender_run  # noqa: E402
-from guidedrec_jax.history import schema  # noqa: E402
-from guidedrec_jax.recommender import methods, metrics, neighbors, saved  # noqa: E402
-from guidedrec_jax.recommender.preprocess import score_sign  # noqa: E402
+from guidedrec_jax.recommender import metrics, protocols, registry  # noqa: E402
 
 KS = (1, 3, 5)
-FitPredict = Callable[[pd.DataFrame, pd.DataFrame], np.ndarray]
+RECOMMENDER = "recommender"
 
 
-def ranking_methods(recommender: ml_collections.ConfigDict, similar_tau: float = 1.0
-                    ) -> dict[str, FitPredict]:
-  """The two rankings `recommend.py --dataset` can put first, by name: the saved
-  recommender's method (its seed ensemble's mean) and the similar datasets."""
-  block = recommender.method
-  block = block.to_dict() if isinstance(block, ml_collections.ConfigDict) else dict(block)
-  name = block.get("name") or f"{block['model'].upper()} ({block['fields']})"
-  def ensemble(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
-    return saved.predict(saved.train_saved(train, block, recommender.seeds), test)[0]
-  return {f"{name}, {len(recommender.seeds)} seeds": ensemble,
-          f"similar datasets (tau={similar_tau:g})":
-          neighbors.NeighborMethod("similar", similar_tau).fit_predict}
+def method_table(history: pd.DataFrame, recommender: Any, declared: str = ""
+                 ) -> list[protocols.Method]:
+  """The compared methods (see the module docstring), built by the registry."""
+  blocks = [dict(type="model_mean"), dict(type="similar_datasets"),
+            *registry.score_columns(history, declared)]
+  return [registry.build({**registry.resolve(recommender), "name": RECOMMENDER}, declared),
+          *(registry.build(b, declared) for b in blocks)]
 
 
-def method_table(history: pd.DataFrame, recommender: ml_collections.ConfigDict,
-                 similar_tau: float = 1.0) -> dict[str, FitPredict]:
-  """Name -> fit_predict(train, test) of the compared methods (see the module docstring)."""
-  (own, ensemble), (similar, nearest) = ranking_methods(recommender, similar_tau).items()
-  table: dict[str, FitPredict] = {own: ensemble,
-                                  "model mean (train)": methods.HistoryMeanBaseline().fit_predict,
-                                  similar: nearest}
-  for column in schema.score_columns(history):
-    score = column[len(schema.SCORE_PREFIX):]
-    table[f"S_{score}"] = methods.ColumnBaseline(f"S_{score}", column,
-                                                 score_sign(score)).fit_predict
-  return table
-
-
-def leave_one_task_out(history: pd.DataFrame, table: dict[str, FitPredict],
+def leave_one_task_out(history: pd.DataFrame, methods: Sequence[protocols.Method],
                        ks: Sequence[int] = KS) -> pd.DataFrame:
   """Rows (method, task, k, regret) for every task of `history` held out in turn.
 
@@ -80,17 +57,17 @@ def leave_one_task_out(history: pd.DataFrame, table: dict[str, FitPredict],
     raise ValueError(f"history needs >= 2 tasks to hold one out, got {tasks}")
   if not ks or min(ks) < 1:
     raise ValueError(f"ks must be positive ints, got {tuple(ks)}")
+  history = history.reset_index(drop=True)
+  names = history["dataset"].to_numpy()
+  measured = history["top1"].to_numpy(np.float64)
   rows = []
-  for task in tasks:
-    held = (history["dataset"] == task).to_numpy()
-    train = history[~held].reset_index(drop=True)
-    test = history[held].reset_index(drop=True)
-    measured = test["top1"].to_numpy(np.float64)
-    for name, fit_predict in table.items():
-      predicted = np.asarray(fit_predict(train, test), np.float64)
+  for method in methods:
+    predicted = protocols.leave_one_dataset_out(history, method).score
+    for task in tasks:
+      at = names == task
       for k in ks:
-        rows.append({"method": name, "task": task, "k": int(k),
-                     "regret": metrics.topk_regret(predicted, measured, int(k))})
+        rows.append({"method": method.name, "task": task, "k": int(k),
+                     "regret": metrics.topk_regret(predicted[at], measured[at], int(k))})
   return pd.DataFrame(rows)
 
 
@@ -127,7 +104,7 @@ def run_regret(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
   history = recommender_run.run_history(config, workdir)
   history = history[history["dataset"].isin(config.tasks)].reset_index(drop=True)
   per_task = leave_one_task_out(
-      history, method_table(history, config.recommender, config.recommend.similar_tau), ks)
+      history, method_table(history, config.recommender, config.evaluation.history.fields), ks)
   summary = summarize(per_task)
   out = workdir / "regret"
   io.write_table(out, "per_task", per_task.to_dict("records"))

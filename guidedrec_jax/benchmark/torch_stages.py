@@ -31,6 +31,7 @@ import sys
 import time
 from typing import Any
 
+from absl import logging
 import numpy as np
 import torch
 
@@ -85,13 +86,23 @@ def _pretrain_description(job: PretrainJob, cfg: dict[str, Any], num_train: int
 
 def cached_pretrain(job: PretrainJob, cfg: dict[str, Any], num_train: int
                     ) -> dict[str, Any] | None:
-  """The sidecar record of a finished checkpoint made by the same job, else None."""
+  """The sidecar record of a finished checkpoint made by the same job, else None.
+
+  The record holds the checkpoint's sha256: a damaged or replaced checkpoint (or one from
+  before hashes were recorded) is logged and trained again, never reused.
+  """
   checkpoint = pathlib.Path(job.checkpoint)
-  sidecar = checkpoint.with_suffix(".json")
-  if not (checkpoint.is_file() and sidecar.is_file()):
+  if not checkpoint.is_file():
     return None
-  record = json.loads(sidecar.read_text())
-  return record if record.get("job") == _pretrain_description(job, cfg, num_train) else None
+  record = io.read_json(checkpoint.with_suffix(".json"))
+  if not isinstance(record, dict) or record.get("job") != _pretrain_description(job, cfg,
+                                                                              num_train):
+    return None
+  if record.get("sha256") != io.file_sha256(checkpoint):
+    logging.warning("checkpoint %s is damaged or not the one its sidecar records: "
+                    "pre-training it again", checkpoint)
+    return None
+  return record
 
 
 def _source_train_size(source: str, cfg: dict[str, Any]) -> tuple[Any, int]:
@@ -125,7 +136,8 @@ def pretrain_one(job: PretrainJob, cfg: dict[str, Any]) -> dict[str, Any]:
   result = finetune(model, train, val, hparams, spec, cfg["seed"], cfg["device"] or None,
                     save_path=job.checkpoint)
   record = {"job": _pretrain_description(job, cfg, num_train), "num_classes": train.num_classes,
-            "val_top1": result.top1, "wall_s": round(result.wall_s, 2)}
+            "val_top1": result.top1, "wall_s": round(result.wall_s, 2),
+            "sha256": io.file_sha256(job.checkpoint)}
   io.write_json_atomic(pathlib.Path(job.checkpoint).with_suffix(".json"), record)
   return record
 
@@ -213,7 +225,9 @@ def _extract(config: dict[str, Any], workdir: pathlib.Path, manifest: pathlib.Pa
   """Extracts every (task, model) probe set's features; returns counts and the stage key.
 
   Checking a cache costs a model build and a weights hash; a rerun with the same stage key
-  (config, manifest, code) whose caches are all untouched since skips even that.
+  (config, manifest, code) whose caches are all intact and the ones it recorded (the content
+  hash of each sidecar, checked against the file's bytes) skips even that. A damaged cache
+  is logged here and recomputed by `extract_features`.
   """
   probe = config["probe"]
   cache_root = config["cache_dir"] or str(workdir / "cache")
@@ -221,15 +235,12 @@ def _extract(config: dict[str, Any], workdir: pathlib.Path, manifest: pathlib.Pa
       config["tasks"], config["seed"], config["sweep"]["num_train"], config["sweep"]["num_val"],
       probe, cache_root, names, manifest.read_text(), guidedrec_jax.__version__)
   jobs = [(task, name) for task in config["tasks"] for name in names]
-  sidecars = {f"{t}/{m}": io.sidecar_path(feature_cache_path(cache_root, t, m))
-              for t, m in jobs}
-  previous = workdir / RESULT
-  if previous.exists():
-    last = json.loads(previous.read_text()).get("extract", {})
-    if last.get("stage_key") == key and all(
-        p.exists() and p.stat().st_mtime_ns == last["sidecar_mtimes"].get(k)
-        for k, p in sidecars.items()):
-      return {**last, "computed": 0, "reused": len(jobs)}
+  paths = {f"{t}/{m}": feature_cache_path(cache_root, t, m) for t, m in jobs}
+  hashes = {k: io.verified_sha256(p) for k, p in paths.items()}  # logs every damaged one
+  last = (io.read_json(workdir / RESULT) or {}).get("extract", {})
+  if (last.get("stage_key") == key and None not in hashes.values()
+      and last.get("hashes") == hashes):
+    return {**last, "computed": 0, "reused": len(jobs)}
   context = {"manifest": str(manifest), "batch_size": probe["batch_size"],
              "cache_root": cache_root,
              "probes": {t: probe_set(d, config["seed"], probe["max_images"],
@@ -237,10 +248,10 @@ def _extract(config: dict[str, Any], workdir: pathlib.Path, manifest: pathlib.Pa
   computed = sum(done for _, done in pool.map_unordered(extract_one, jobs, context))
   caches: dict[str, dict[str, str]] = {}
   for task, model in jobs:
-    caches.setdefault(task, {})[model] = str(feature_cache_path(cache_root, task, model))
+    caches.setdefault(task, {})[model] = str(paths[f"{task}/{model}"])
   return {"computed": computed, "reused": len(jobs) - computed, "cache_root": cache_root,
-          "caches": caches, "stage_key": key, "sidecar_mtimes": {k: p.stat().st_mtime_ns
-                                               for k, p in sidecars.items()}}
+          "caches": caches, "stage_key": key,
+          "hashes": {k: io.verify_arrays(p)[io.CONTENT_HASH] for k, p in paths.items()}}
 
 
 def _noise_rerun(config: dict[str, Any], workdir: pathlib.Path, manifest: pathlib.Path,

@@ -3,7 +3,8 @@
 Layout: `<cache_root>/features/<dataset>/<model>.npz` (written by `zoo.extract`) holding
 `features` float32 [N, D], `labels` int64 [N] and, for a model with a source head,
 `source_probs` float32 [N, Cs]; beside it the JSON sidecar `io.save_arrays` writes (what
-made the file: model, weights hash, probe set, preprocessing, code version). Readers
+made the file: model, weights hash, probe set, preprocessing, code version, and the sha256
+of the `.npz` that every load checks, so a damaged file is never read as a good one). Readers
 (`scores.zoo`, the benchmark's scoring stage) load one task's files with `load_task`, which
 checks that every model saw the same probe labels.
 
@@ -52,7 +53,8 @@ def load_task(paths: Mapping[str, str | os.PathLike]) -> TaskFeatures:
   Raises:
     ValueError: `paths` is empty, or two files hold different probe labels.
     FileNotFoundError: a file is missing.
-    io.CacheError: a damaged file (arrays or sidecar).
+    io.CacheError: a damaged file (arrays, sidecar, or bytes other than its sidecar's
+      content hash).
   """
   if not paths:
     raise ValueError("paths must name at least one model's feature file")

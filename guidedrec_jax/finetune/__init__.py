@@ -5,6 +5,8 @@ Never imports JAX."""
 from guidedrec_jax.distributed.local import Executor, ProcessExecutor, SequentialExecutor
 from guidedrec_jax.finetune.history_writer import (HISTORY_COLUMNS, JobsLog, best_rows,
                                                    history_from_log, write_history)
+from guidedrec_jax.finetune.options import (PRECISIONS, TrainOptions, options_from_config,
+                                            resolve_precision)
 from guidedrec_jax.finetune.sweep import (JobSpec, ModelInfo, SweepContext, SweepSummary,
                                           hpo_grid, run_job, run_sweep, split_train_val,
                                           zoo_model_info)
@@ -17,4 +19,5 @@ __all__ = [
     "JobSpec", "ModelInfo", "SweepContext", "SweepSummary", "hpo_grid", "run_job", "run_sweep",
     "split_train_val", "zoo_model_info",
     "FinetuneResult", "HyperParams", "InputSpec", "default_device", "finetune",
+    "PRECISIONS", "TrainOptions", "options_from_config", "resolve_precision",
 ]

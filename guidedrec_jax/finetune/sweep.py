@@ -30,6 +30,7 @@ from guidedrec_jax.data.base import (ImageDataset, proportional_counts, sample_p
 from guidedrec_jax.finetune import history_writer
 from guidedrec_jax.distributed.local import Executor, SequentialExecutor
 from guidedrec_jax.data.images import InputSpec
+from guidedrec_jax.finetune.options import TrainOptions
 from guidedrec_jax.finetune.train import FinetuneResult, HyperParams, finetune
 
 # Part of every job key: bump it when a change to training makes old results incomparable.
@@ -73,7 +74,12 @@ def zoo_model_info(name: str) -> ModelInfo:
 
 @dataclasses.dataclass(frozen=True)
 class JobSpec:
-  """One job, fully determined by its fields (all of which enter `job_key`)."""
+  """One job, fully determined by its fields (all of which enter `job_key`).
+
+  `options` (precision, channels-last, compile) enter the key only where they differ from
+  the defaults, so that keys of runs from before they existed stay valid; the precision a
+  job actually ran in ("auto" resolves on the worker) is in its result (`jobs.jsonl`).
+  """
   dataset: str
   model: str
   hparams: HyperParams
@@ -82,11 +88,15 @@ class JobSpec:
   num_val: int
   data_fingerprint: str
   pretrained: bool = True
+  options: TrainOptions = TrainOptions()
 
   def fields(self) -> dict[str, Any]:
-    """Returns the spec as one flat dict of JSON values (hyper-parameters inlined)."""
-    flat = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "hparams"}
-    return {**flat, **dataclasses.asdict(self.hparams), "key_version": KEY_VERSION}
+    """Returns the spec as one flat dict of JSON values (hyper-parameters and non-default
+    options inlined)."""
+    flat = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+            if f.name not in ("hparams", "options")}
+    return {**flat, **dataclasses.asdict(self.hparams), **self.options.key_fields(),
+            "key_version": KEY_VERSION}
 
   @property
   def job_key(self) -> str:
@@ -121,7 +131,8 @@ def run_job(job: JobSpec, context: SweepContext) -> FinetuneResult:
   # Seeded before the factory: the new classifier head's initialisation is part of the job.
   torch.manual_seed(job.seed)
   model = context.model_factory(job.model, train.num_classes, job.pretrained)
-  return finetune(model, train, val, job.hparams, context.models[job.model].input, job.seed, context.device)
+  return finetune(model, train, val, job.hparams, context.models[job.model].input, job.seed,
+                  context.device, options=job.options)
 
 
 def hpo_grid(lrs: Sequence[float], weight_decays: Sequence[float] = (0.0,), epochs: int = 1,
@@ -196,7 +207,7 @@ def run_sweep(datasets: Mapping[str, ImageDataset], models: Sequence[ModelInfo],
               *, num_train: int, num_val: int, seed: int = 0, pretrained: bool = True,
               pairs: Sequence[tuple[str, str]] | None = None,
               executor: Executor | None = None, device: str | None = None,
-              progress: bool = True) -> SweepSummary:
+              progress: bool = True, options: TrainOptions | None = None) -> SweepSummary:
   """Fine-tunes every (dataset, model) pair with every grid point, resuming from the log.
 
   Args:
@@ -214,6 +225,8 @@ def run_sweep(datasets: Mapping[str, ImageDataset], models: Sequence[ModelInfo],
     executor: runs the jobs; a `SequentialExecutor` when None.
     device: forced device for every job; CUDA when available when None.
     progress: show a tqdm bar.
+    options: how every job's step runs (precision, channels-last, compile); defaults
+      (`TrainOptions()`: bf16 on CUDA, fp32 elsewhere) when None.
 
   Returns:
     A `SweepSummary`.
@@ -222,6 +235,9 @@ def run_sweep(datasets: Mapping[str, ImageDataset], models: Sequence[ModelInfo],
     ValueError: empty datasets/models/grid, repeated names, grid points or pairs, unknown
       names in `pairs`, bad subset sizes, or a corrupt jobs log — all before any job runs.
   """
+  if options is not None and not isinstance(options, TrainOptions):
+    raise ValueError(f"options must be a TrainOptions, got {type(options).__name__}")
+  options = options or TrainOptions()
   if not datasets or not models or not grid:
     raise ValueError(f"datasets, models and grid must be non-empty, got {len(datasets)}, "
                      f"{len(models)}, {len(grid)}")
@@ -238,7 +254,7 @@ def run_sweep(datasets: Mapping[str, ImageDataset], models: Sequence[ModelInfo],
   splits = {name: split_train_val(datasets[name], num_train, num_val, seed)
             for name in dict.fromkeys(d for d, _ in pairs)}
   fingerprints = {name: data_fingerprint(*split) for name, split in splits.items()}
-  jobs = [JobSpec(d, m, hp, seed, num_train, num_val, fingerprints[d], pretrained)
+  jobs = [JobSpec(d, m, hp, seed, num_train, num_val, fingerprints[d], pretrained, options)
           for d, m in pairs for hp in grid]
   workdir = pathlib.Path(workdir)
   log = history_writer.JobsLog(workdir / "jobs.jsonl")

@@ -6,6 +6,14 @@ size and kept as uint8 on the device; each batch is augmented (optional), normal
 model's mean/std and fed to the model. Shuffling and
 augmentation draw from one `torch.Generator` seeded by the job, so a CPU run is reproducible
 bit for bit given the seed (the caller seeds the head's initialisation, see `sweep.run_job`).
+
+How the step runs on its device (`options.TrainOptions`): bf16 autocast, channels-last,
+`torch.compile`; the float32 default computes exactly what the plain loop did. The loop asks
+the host nothing per step, so a GPU never waits on it: the losses and a "non-finite loss
+seen" flag stay on the device and are read once per epoch. A loss that turns non-finite
+marks the epoch diverged; that epoch is not evaluated and training stops, as a per-step check
+would stop it (the remaining steps of that epoch run on non-finite weights and are
+discarded). Augmentation crops the batch in one gather, not one slice per image.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import torch.nn.functional as F
 from guidedrec_jax import io
 from guidedrec_jax.data.base import ImageDataset
 from guidedrec_jax.data.images import InputSpec, normalise, resize_uint8
+from guidedrec_jax.finetune.options import TrainOptions, autocast, to_format
 
 OPTIMIZERS = ("sgd", "adamw")
 _EVAL_BATCH = 256
@@ -71,7 +80,10 @@ class FinetuneResult:
     wall_s: seconds from the start of preprocessing to the end of the last evaluation.
     device: "cpu" or "cuda:0", ...
     val_top1_per_epoch: validation top-1 after each completed epoch.
-    diverged: the loss became non-finite; training stopped there.
+    diverged: the loss became non-finite; training stopped after that epoch.
+    precision: the precision the step ran in ("fp32" | "bf16"; see `options`).
+    channels_last: the step ran in channels-last memory format.
+    compiled: the forward pass ran through `torch.compile`.
   """
   top1: float
   best_epoch: int
@@ -80,6 +92,9 @@ class FinetuneResult:
   device: str
   val_top1_per_epoch: tuple[float, ...]
   diverged: bool = False
+  precision: str = "fp32"
+  channels_last: bool = False
+  compiled: bool = False
 
 
 def default_device() -> torch.device:
@@ -96,40 +111,129 @@ def preprocess(dataset: ImageDataset, size: int, device: torch.device) -> torch.
   return resize_uint8(dataset.images, size, f"dataset {dataset.name!r} images").to(device)
 
 
-def _augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-  """Random horizontal flip, then a random crop of the reflect-padded batch (per sample)."""
-  n, _, h, w = x.shape
-  flip = torch.rand(n, generator=generator) < 0.5
-  x = torch.where(flip.to(x.device).view(n, 1, 1, 1), x.flip(3), x)
+def _augment_draws(sizes: list[int], side: int, generator: torch.Generator,
+                   device: torch.device) -> list[tuple[torch.Tensor, torch.Tensor]]:
+  """Each step's (flip [n], crop offsets [n, 2]) on `device`, drawn up front for the epoch.
+
+  Drawn from the CPU `generator` in the order a per-step draw would use (flip, then offsets,
+  step by step), so the values are the same; moved to the device in one copy per epoch
+  rather than two per step (a copy from pageable host memory waits for the device).
+  """
+  pad = max(1, side // 8)
+  flips, offsets = [], []
+  for n in sizes:
+    flips.append(torch.rand(n, generator=generator) < 0.5)
+    offsets.append(torch.randint(0, 2 * pad + 1, (n, 2), generator=generator))
+  if not sizes:
+    return []
+  packed = torch.cat([torch.cat([f.long()[:, None], o], 1) for f, o in zip(flips, offsets)])
+  packed = packed.to(device).split(sizes)
+  return [(p[:, 0].bool(), p[:, 1:]) for p in packed]
+
+
+def _augment(x: torch.Tensor, flip: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+  """Horizontal flip where `flip`, then a crop of the reflect-padded batch at `offsets` (per
+  sample; see `_augment_draws`)."""
+  n, c, h, w = x.shape
+  x = torch.where(flip.view(n, 1, 1, 1), x.flip(3), x)
   pad = max(1, h // 8)
   padded = F.pad(x.float(), (pad, pad, pad, pad), mode="reflect")
-  offsets = torch.randint(0, 2 * pad + 1, (n, 2), generator=generator).tolist()
-  return torch.stack([padded[i, :, dy:dy + h, dx:dx + w] for i, (dy, dx) in enumerate(offsets)])
+  # One gather: out[i, :, y, x] = padded[i, :, dy_i + y, dx_i + x] (a copy, so exact).
+  rows = (offsets[:, 0, None] + torch.arange(h, device=x.device))[:, None, :, None]
+  cols = (offsets[:, 1, None] + torch.arange(w, device=x.device))[:, None, None, :]
+  batch = torch.arange(n, device=x.device)[:, None, None, None]
+  channel = torch.arange(c, device=x.device)[None, :, None, None]
+  return padded[batch, channel, rows, cols]
 
 
-def _optimizer(model: torch.nn.Module, hparams: HyperParams) -> torch.optim.Optimizer:
+def make_optimizer(model: torch.nn.Module, hparams: HyperParams) -> torch.optim.Optimizer:
+  """SGD with momentum 0.9 (L2 weight decay) or AdamW (decoupled), at `hparams.lr`."""
   if hparams.optimizer == "sgd":
     return torch.optim.SGD(model.parameters(), lr=hparams.lr, momentum=0.9,
                            weight_decay=hparams.weight_decay)
   return torch.optim.AdamW(model.parameters(), lr=hparams.lr, weight_decay=hparams.weight_decay)
 
 
+def prepare_model(model: torch.nn.Module, device: torch.device, options: TrainOptions
+                  ) -> tuple[torch.nn.Module, torch.nn.Module]:
+  """(model on `device` in the options' memory format, the forward to call: compiled or not).
+
+  The first keeps the parameters and the state_dict keys (a compiled module prefixes them).
+  """
+  model = model.to(device)
+  if options.channels_last:
+    model = model.to(memory_format=torch.channels_last)
+  return model, (torch.compile(model) if options.compile else model)
+
+
+def train_step(forward: torch.nn.Module, optimizer: torch.optim.Optimizer,
+               schedule: torch.optim.lr_scheduler.LRScheduler | None, x: torch.Tensor,
+               y: torch.Tensor, spec: InputSpec, options: TrainOptions) -> torch.Tensor:
+  """One optimisation step on a uint8 (or augmented float) batch; returns the loss, detached
+  and left on the device (reading it would sync the host).
+
+  Normalise, memory format, forward and loss under the options' autocast, backward, update.
+  `options` must be resolved (`TrainOptions.resolved`).
+  """
+  x = to_format(normalise(x, spec), options.channels_last)
+  with autocast(x.device, options.precision):
+    loss = F.cross_entropy(forward(x), y)
+  optimizer.zero_grad(set_to_none=True)
+  loss.backward()
+  optimizer.step()
+  if schedule is not None:
+    schedule.step()
+  return loss.detach()
+
+
+def train_epoch(forward: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                schedule: torch.optim.lr_scheduler.LRScheduler | None, x_train: torch.Tensor,
+                y_train: torch.Tensor, order: torch.Tensor, steps: int, hparams: HyperParams,
+                spec: InputSpec, options: TrainOptions, generator: torch.Generator
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+  """`steps` steps over the batches of `order`; returns (mean loss, "a loss was non-finite"),
+  both still on the device: the loop itself never syncs the host."""
+  losses = []
+  nonfinite = torch.zeros((), dtype=torch.bool, device=x_train.device)
+  batches = [order[step * hparams.batch_size:(step + 1) * hparams.batch_size]
+             for step in range(steps)]
+  draws = (_augment_draws([len(rows) for rows in batches], x_train.shape[2], generator,
+                          x_train.device) if hparams.augment else [])
+  for step, rows in enumerate(batches):
+    x = _augment(x_train[rows], *draws[step]) if hparams.augment else x_train[rows]
+    loss = train_step(forward, optimizer, schedule, x, y_train[rows], spec, options)
+    nonfinite |= ~torch.isfinite(loss)
+    losses.append(loss)
+  return torch.stack(losses).mean(), nonfinite
+
+
 @torch.no_grad()
 def evaluate_top1(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
-                  spec: InputSpec) -> float:
-  """Returns the top-1 accuracy (percent) of `model` on preprocessed uint8 `images`."""
+                  spec: InputSpec, options: TrainOptions | None = None,
+                  forward: torch.nn.Module | None = None) -> float:
+  """Returns the top-1 accuracy (percent) of `model` on preprocessed uint8 `images`.
+
+  `options` (resolved, default fp32) sets the precision and memory format of the forward
+  pass; `forward` is the callable to run (e.g. the compiled model), `model` by default. The
+  count stays on the device until the end (one host sync).
+  """
+  options = options or TrainOptions(precision="fp32")
+  forward = forward or model
   model.eval()
-  correct = 0
+  correct = torch.zeros((), dtype=torch.int64, device=labels.device)
   for start in range(0, len(labels), _EVAL_BATCH):
-    logits = model(normalise(images[start:start + _EVAL_BATCH], spec))
-    correct += int((logits.argmax(1) == labels[start:start + _EVAL_BATCH]).sum())
-  return 100.0 * correct / len(labels)
+    x = to_format(normalise(images[start:start + _EVAL_BATCH], spec), options.channels_last)
+    with autocast(x.device, options.precision):
+      logits = forward(x)
+    correct += (logits.argmax(1) == labels[start:start + _EVAL_BATCH]).sum()
+  return 100.0 * int(correct) / len(labels)
 
 
 def finetune(model: torch.nn.Module, train: ImageDataset, val: ImageDataset,
              hparams: HyperParams, spec: InputSpec, seed: int,
              device: str | torch.device | None = None,
-             save_path: str | os.PathLike | None = None) -> FinetuneResult:
+             save_path: str | os.PathLike | None = None,
+             options: TrainOptions | None = None) -> FinetuneResult:
   """Fine-tunes `model` (all layers) on `train`, keeping the best epoch on `val`.
 
   Args:
@@ -140,6 +244,8 @@ def finetune(model: torch.nn.Module, train: ImageDataset, val: ImageDataset,
     spec: the model's input size and normalisation.
     seed: seeds shuffling and augmentation.
     device: where to train; the first CUDA device if available when None.
+    options: precision ("auto": bf16 on CUDA, fp32 elsewhere), channels-last and compile
+      (`options.TrainOptions`); the defaults when None.
     save_path: if given, the `state_dict` of the best epoch is written there atomically
       (`torch.save`), e.g. to turn a small architecture trained on a source task into a zoo
       model.
@@ -149,8 +255,11 @@ def finetune(model: torch.nn.Module, train: ImageDataset, val: ImageDataset,
 
   Raises:
     ValueError: empty splits, differing class sets, labels out of range, image and label
-      counts that differ, or images that are not uint8 [N, H, W, 1|3].
+      counts that differ, images that are not uint8 [N, H, W, 1|3], or `options` that is
+      not a `TrainOptions`.
   """
+  if options is not None and not isinstance(options, TrainOptions):
+    raise ValueError(f"options must be a TrainOptions, got {type(options).__name__}")
   if len(train) < 2 or len(val) < 1:
     raise ValueError(f"train needs >= 2 images and val >= 1, got {len(train)} and {len(val)}")
   if train.num_classes != val.num_classes:
@@ -161,14 +270,17 @@ def finetune(model: torch.nn.Module, train: ImageDataset, val: ImageDataset,
     if split.labels.min() < 0 or split.labels.max() >= split.num_classes:
       raise ValueError(f"{split.split} labels must lie in 0..{split.num_classes - 1}")
   device = torch.device(device) if device is not None else default_device()
+  options = (options or TrainOptions()).resolved(device)
+  if device.type == "cuda":
+    torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels
   start_time = time.perf_counter()
   generator = torch.Generator().manual_seed(seed)
   x_train = preprocess(train, spec.input_size, device)
   x_val = preprocess(val, spec.input_size, device)
   y_train = torch.tensor(np.asarray(train.labels, np.int64), device=device)
   y_val = torch.tensor(np.asarray(val.labels, np.int64), device=device)
-  model = model.to(device)
-  optimizer = _optimizer(model, hparams)
+  model, forward = prepare_model(model, device, options)
+  optimizer = make_optimizer(model, hparams)
   # A batch of one breaks batch norm in training mode, so a remainder of one is dropped.
   steps_per_epoch = max(1, math.ceil(len(train) / hparams.batch_size)
                         - (len(train) % hparams.batch_size == 1))
@@ -177,23 +289,13 @@ def finetune(model: torch.nn.Module, train: ImageDataset, val: ImageDataset,
   for _ in range(hparams.epochs):
     model.train()
     order = torch.randperm(len(train), generator=generator).to(device)
-    losses = []
-    for step in range(steps_per_epoch):
-      rows = order[step * hparams.batch_size:(step + 1) * hparams.batch_size]
-      x = _augment(x_train[rows], generator) if hparams.augment else x_train[rows]
-      loss = F.cross_entropy(model(normalise(x, spec)), y_train[rows])
-      if not torch.isfinite(loss):
-        diverged = True
-        break
-      optimizer.zero_grad(set_to_none=True)
-      loss.backward()
-      optimizer.step()
-      schedule.step()
-      losses.append(loss.detach())
-    loss_mean = float("nan") if diverged else float(torch.stack(losses).mean())
-    if diverged:
+    epoch_loss, nonfinite = train_epoch(forward, optimizer, schedule, x_train, y_train, order,
+                                        steps_per_epoch, hparams, spec, options, generator)
+    if bool(nonfinite):  # the epoch's one sync
+      diverged, loss_mean = True, float("nan")
       break
-    top1 = evaluate_top1(model, x_val, y_val, spec)
+    loss_mean = float(epoch_loss)
+    top1 = evaluate_top1(model, x_val, y_val, spec, options, forward)
     # Strictly better only: ties keep the earlier epoch, as `best_epoch` (argmax) does.
     if save_path is not None and top1 > max(history, default=-1.0):
       best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
@@ -205,4 +307,5 @@ def finetune(model: torch.nn.Module, train: ImageDataset, val: ImageDataset,
   return FinetuneResult(
       top1=max(history, default=0.0), best_epoch=best_epoch, final_train_loss=loss_mean,
       wall_s=time.perf_counter() - start_time, device=str(device),
-      val_top1_per_epoch=tuple(history), diverged=diverged)
+      val_top1_per_epoch=tuple(history), diverged=diverged, precision=options.precision,
+      channels_last=options.channels_last, compiled=options.compile)

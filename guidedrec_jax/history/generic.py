@@ -4,7 +4,7 @@
 kept. Columns the recommender should use beyond the standard ones of `schema` are declared,
 not coded: `declared_fields("resolution=numeric:m:log,domain=categorical:d")` (or a dict)
 gives encoder fields (kind `categorical` / `numeric`, group `d` / `m` / `S`, optional `log`)
-that join the `d` / `m` tokens of a field spec (`features.resolve_fields(..., extra=...)`).
+that join the `d` / `m` tokens of a field spec (`field_encoding.resolve_fields(..., extra=...)`).
 
 Checks, each an error naming the fix before any work:
 * the accuracy scale: `top1_scale` = 100 (percent, the default) or 1 (fractions, converted to
@@ -28,17 +28,36 @@ DUPLICATE_RULES = ("error", "max", "mean")
 TOP1_SCALES = (100.0, 1.0)
 FIELD_KINDS = ("categorical", "numeric")
 FIELD_GROUPS = ("d", "m", "S")
+DIRECTIONS = ("+", "-")  # of a declared score: higher / lower is better
 
 
 def _parse_field(column: str, spec: str) -> dict:
   parts = [p.strip() for p in str(spec).split(":")]
+  direction = parts.pop() if len(parts) >= 3 and parts[-1] in DIRECTIONS else ""
   if (len(parts) not in (2, 3) or parts[0] not in FIELD_KINDS or parts[1] not in FIELD_GROUPS
-      or (len(parts) == 3 and (parts[2] != "log" or parts[0] != "numeric"))):
-    raise ValueError(f"history.fields[{column!r}] must be '<kind>:<group>[:log]' with kind in "
-                     f"{FIELD_KINDS}, group in {FIELD_GROUPS} (log for numeric only), "
-                     f"got {spec!r}")
+      or (len(parts) == 3 and (parts[2] != "log" or parts[0] != "numeric"))
+      or (direction and parts[1] != "S")):
+    raise ValueError(f"history.fields[{column!r}] must be '<kind>:<group>[:log][:+|-]' with "
+                     f"kind in {FIELD_KINDS}, group in {FIELD_GROUPS} (log for numeric only; "
+                     f"a direction + or - for scores, group S, only), got {spec!r}")
   return {"name": column, "column": column, "kind": parts[0], "group": parts[1],
           "log": len(parts) == 3}
+
+
+def declared_signs(fields: dict[str, str] | str) -> tuple[tuple[str, float], ...]:
+  """((score name, +1 / -1), ...) of declared `S` fields with a direction (`otce=numeric:S:-`).
+
+  The name is the column's, without an `ms_` prefix: it also gives the direction of a score
+  of that name joined from a scores table.
+  """
+  out = []
+  for column, spec in parse_declared(fields).items():
+    _parse_field(column, spec)
+    last = str(spec).split(":")[-1].strip()
+    if last in DIRECTIONS:
+      name = column[3:] if column.startswith("ms_") else column
+      out.append((name, 1.0 if last == "+" else -1.0))
+  return tuple(out)
 
 
 def parse_declared(fields: dict[str, str] | str) -> dict[str, str]:
@@ -55,7 +74,7 @@ def parse_declared(fields: dict[str, str] | str) -> dict[str, str]:
 
 
 def declared_fields(fields: dict[str, str] | str) -> tuple[dict, ...]:
-  """Encoder field descriptions (kwargs of `features.Field`) of declared extra columns."""
+  """Encoder field descriptions (kwargs of `field_encoding.Field`) of declared extra columns."""
   return tuple(_parse_field(column, spec) for column, spec in parse_declared(fields).items())
 
 

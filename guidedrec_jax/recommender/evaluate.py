@@ -19,68 +19,21 @@ import time
 import ml_collections
 import pandas as pd
 
+from configs import common
+
 from guidedrec_jax import io
 from guidedrec_jax.history import generic, parc, public, schema, timm
-from guidedrec_jax.recommender import (metrics, neighbors, plots, preprocess, protocols,
-                                       selection)
-from guidedrec_jax.recommender import train as train_lib
+from guidedrec_jax.recommender import metrics, plots, protocols, registry
+from guidedrec_jax.recommender import methods as methods_lib
 
 PROTOCOLS = ("setting1", "setting2", "setting3")
 SOURCES = ("timm", "parc", "public", "csv")
 
 
 def default_config() -> ml_collections.ConfigDict:
-  """Every key `evaluate` reads, with defaults; configs/setting*.py override them."""
-  config = ml_collections.ConfigDict()
-  config.seed = 0
-  config.protocol = "setting1"
-  config.history = ml_collections.ConfigDict(dict(
-      source="timm",                 # timm | parc | public | csv
-      snapshot="2022-07-27",         # timm: 2022-07-27 | latest
-      datasets=(),                   # timm / csv: datasets to load; () = all
-      pretrain_domains=("in1k", "in21k"),  # timm: keep these tags/domains; () = all
-      parc_oracles="all",            # parc: all | controlled
-      exclude_targets=("voc2007",),  # parc / public: targets left out (mAP, not top-1)
-      name="sfda_group1",            # public: history/public.py FILES key
-      path="",                       # csv: a history CSV: dataset, model, accuracy, anything
-      top1_column="top1",            # csv: the accuracy column
-      top1_scale=100.0,              # csv: 100 = percent, 1 = fractions (converted)
-      duplicates="error",            # csv: repeated (dataset, model): error | max | mean
-      # Declared extra columns: "col=<kind>:<group>[:log],..." (history/generic.py).
-      fields="",
-      scores_path="",                # MS scores CSV (long or wide) to join; "" = none
-      scores=(),                     # scores to join; () = all in scores_path
-      difficulty_score="",           # dataset difficulty = this score (from scores_path) ...
-      difficulty_model="",           # ... of this fixed model; "" = no difficulty column
-  ))
-  config.setting1 = ml_collections.ConfigDict(dict(dataset="imagenet", repeats=10,
-                                                   test_fraction=0.2))
-  config.setting2 = ml_collections.ConfigDict(dict(train_datasets=("imagenet",),
-                                                   test_datasets=("imagenetv2",),
-                                                   training_seeds=1))
-  config.setting3 = ml_collections.ConfigDict(dict(datasets=(),  # () = every dataset
-                                                   num_datasets=0,  # > 0: the first n only
-                                                   training_seeds=1))
-  config.baselines = ("params_m", "gmacs")  # history columns ranked as they are
-  config.history_mean_baseline = False      # add protocols.HistoryMeanBaseline
-  # Similarity-weighted model means (recommender/neighbors.py), one row per temperature.
-  config.neighbor_baselines = ()
-  config.target = "raw"               # preprocess.TARGETS: raw | dataset_z | dataset_rank
-  config.score_norm = "global_z"      # preprocess.SCORE_NORMS: global_z | dataset_z | dataset_rank
-  config.ensemble_seeds = 1           # LR/FM/FFM: members (training seeds) averaged per method
-  config.d_interactions = "all"       # features.D_INTERACTIONS: all | id_only
-  config.ridge_field_sets = ("d,m",)  # field-set specs (features.resolve_fields) or label=spec
-  config.ridge_l2 = 1.0
-  config.models = ("lr", "fm", "ffm")
-  config.field_sets = ("d,m",)        # as ridge_field_sets, for each of `models`
-  defaults = train_lib.TrainConfig()._asdict()
-  config.train = ml_collections.ConfigDict(
-      {k: v for k, v in defaults.items() if k not in ("model", "seed")})
-  config.train_overrides = ml_collections.ConfigDict()  # per model: {"lr": {...}}
-  config.tree_field_sets = ()         # HistGradientBoostingRegressor baselines (selection.TreeMethod)
-  config.selection = selection.default_selection_config()  # nested-selected methods
-  config.plots = ml_collections.ConfigDict(dict(metric="pearson"))
-  return config
+  """Every key `evaluate` reads, with defaults (`configs.common.evaluation_config`, the one
+  table the configs build on; the `recommender` row defaults to the model mean)."""
+  return common.evaluation_config("setting1", recommender=dict(type="model_mean"))
 
 
 def load_configured_history(cfg: ml_collections.ConfigDict) -> pd.DataFrame:
@@ -95,8 +48,11 @@ def load_configured_history(cfg: ml_collections.ConfigDict) -> pd.DataFrame:
   elif cfg.source == "csv":
     if not cfg.path:
       raise ValueError("history.path must name a history CSV when history.source is 'csv'")
+    # A declared score with a direction may name a score joined from scores_path instead.
+    directions = {name for name, _ in generic.declared_signs(cfg.fields)}
     history = generic.read_history(cfg.path, cfg.top1_column, cfg.top1_scale, cfg.duplicates,
-                                   required=tuple(generic.parse_declared(cfg.fields)))
+                                   required=tuple(c for c in generic.parse_declared(cfg.fields)
+                                                  if c not in directions))
     if all(c in history.columns for c in schema.REQUIRED_COLUMNS):
       history = schema.validate_history(history)  # the full checks where the columns exist
     if cfg.datasets:
@@ -115,52 +71,23 @@ def load_configured_history(cfg: ml_collections.ConfigDict) -> pd.DataFrame:
   return history
 
 
+RECOMMENDER = "recommender"
+
+
 def build_methods(config: ml_collections.ConfigDict, history: pd.DataFrame,
                   seed: int | None = None) -> list[protocols.Method]:
-  """Baselines (heuristic columns, each joined MS score, the history mean), ridge, then
-  LR/FM/FFM per field set, trained with `seed` (`config.seed` when None)."""
+  """The table's rows: `recommender` (config.recommender), each block of `config.methods`,
+  then each MS score of the history as a raw-score row; trained with `seed`."""
   seed = config.seed if seed is None else seed
-  methods: list[protocols.Method] = []
-  for column in config.baselines:
-    if column not in history.columns:
-      raise ValueError(f"baselines: the history has no column {column!r}")
-    methods.append(protocols.ColumnBaseline(column, column))
-  for column in schema.score_columns(history):
-    name = column[len(schema.SCORE_PREFIX):]
-    methods.append(protocols.ColumnBaseline("S_" + name, column, preprocess.score_sign(name)))
-  if config.history_mean_baseline:
-    methods.append(protocols.HistoryMeanBaseline())
-  for tau in config.neighbor_baselines:
-    methods.append(neighbors.NeighborMethod(f"similar datasets (tau={tau:g})", float(tau)))
-  declared = generic.parse_declared(config.history.fields)
-  extra = generic.declared_fields(declared)
-  for label, fields in map(_label_and_spec, config.ridge_field_sets):
-    methods.append(protocols.RidgeMethod(f"ridge ({label})", fields, config.ridge_l2,
-                                         config.target, config.score_norm, extra))
-  for label, fields in map(_label_and_spec, config.tree_field_sets):
-    methods.append(selection.TreeMethod(f"trees ({label})", fields, config.target,
-                                        config.score_norm, seed=seed, extra_fields=extra))
-  base = config.train.to_dict()
-  methods += selection.build_selected(config.selection, base, seed, declared)
-  for model in config.models:
-    overrides = config.train_overrides.get(model, ml_collections.ConfigDict()).to_dict()
-    unknown = sorted(set(overrides) - set(train_lib.TrainConfig._fields))
-    if unknown:
-      raise ValueError(f"train_overrides.{model} has unknown keys {unknown}")
-    train_config = train_lib.check_config(train_lib.TrainConfig(
-        **{**base, **overrides, "model": model, "seed": seed}))
-    for label, fields in map(_label_and_spec, config.field_sets):
-      methods.append(protocols.RecommenderMethod(f"{model.upper()} ({label})", fields,
-                                                 train_config, config.target, config.score_norm,
-                                                 config.ensemble_seeds, config.d_interactions,
-                                                 extra))
-  return methods
-
-
-def _label_and_spec(entry: str) -> tuple[str, str]:
-  """`"label=spec"` names a long field set in tables; a bare spec is its own label."""
-  label, eq, spec = entry.partition("=")
-  return (label.strip(), spec) if eq else (entry, entry)
+  declared = config.history.fields
+  recommender = registry.build(
+      {**registry.resolve(config.recommender), "name": RECOMMENDER}, declared, seed)
+  blocks = list(config.methods)
+  if config.score_columns:
+    named = {registry.label(b) for b in blocks}
+    blocks += [b for b in registry.score_columns(history, declared)
+               if registry.label(b) not in named]
+  return [recommender] + [registry.build(b, declared, seed) for b in blocks]
 
 
 def _check_protocol(config: ml_collections.ConfigDict) -> None:
@@ -213,9 +140,6 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> p
   results, methods = run_protocol(config, history)
   for record in results.to_dict("records"):
     writer.write(event="dataset", **record)
-  for method in methods:
-    for choice in getattr(method, "choices", ()):
-      writer.write(event="selection", method=method.name, **choice)
   summary = protocols.summarize(results)
   for record in summary.to_dict("records"):
     writer.write(event="summary", **record)
@@ -225,7 +149,8 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> p
   title = f"{config.protocol}: {config.history.source}"
   for metric in dict.fromkeys((config.plots.metric, "regret")):
     plots.plot_per_dataset(results, metric, workdir / f"per_dataset_{metric}.png", title)
-  latent = [m for m in methods if isinstance(m, protocols.RecommenderMethod)
+  flat = [m for top in methods for m in [top, *getattr(top, "members", ())]]
+  latent = [m for m in flat if isinstance(m, methods_lib.RecommenderMethod)
             and m.config.model == "fm" and m.last_fit is not None]
   if latent:
     encoder, fit = latent[0].last_fit

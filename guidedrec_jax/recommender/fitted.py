@@ -9,7 +9,7 @@ API (what a saved recommender builds on):
   arrays, meta = io.load_arrays(path)
   fitted = Fitted.from_state(arrays, meta)    # ValueError on any mismatch
 
-  method = methods.method_from_config(block)  # block: methods.default_method_config()
+  method = registry.build(block)              # recommender/registry.py
 
 `frame` is a history table (`history/schema.py` columns, `top1` not needed) holding rows of
 any datasets, also ones never seen in training — e.g. every zoo model on a user's new dataset,
@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from guidedrec_jax.recommender import features
+from guidedrec_jax.recommender import field_encoding
 from guidedrec_jax.recommender import train as train_lib
 from guidedrec_jax.recommender.preprocess import Preprocess
 
@@ -58,10 +58,11 @@ def _model(kind: str) -> str:
 class Fitted:
   """A fitted recommender (see the module docstring)."""
   kind: str
-  encoder: features.FeatureEncoder
+  encoder: field_encoding.FeatureEncoder
   params: dict[str, np.ndarray]
   preprocess: Preprocess
   info: dict[str, Any] = dataclasses.field(default_factory=dict)
+  STATE_TYPE = "encoded"
 
   def __post_init__(self):
     _check_params(self.kind, self.params, self.encoder)
@@ -108,11 +109,8 @@ class Fitted:
     expected = sorted(_PREFIX + n for n in names)
     if given != expected:
       raise ValueError(f"arrays must hold {expected} for kind {kind!r}, got {given}")
-    try:
-      preprocess = Preprocess(**meta["preprocess"])
-    except (TypeError, KeyError) as e:
-      raise ValueError(f"meta['preprocess'] is not a Preprocess: {e}") from e
-    encoder = features.FeatureEncoder.from_state(meta.get("encoder"))
+    preprocess = Preprocess.from_json(meta.get("preprocess") or {})
+    encoder = field_encoding.FeatureEncoder.from_state(meta.get("encoder"))
     params = {n: np.asarray(arrays[_PREFIX + n]) for n in names}
     fitted = cls(kind, encoder, params, preprocess, dict(meta.get("info") or {}))
     if fitted.num_members != meta.get("num_members"):
@@ -122,7 +120,7 @@ class Fitted:
 
 
 def _check_params(kind: str, params: dict[str, np.ndarray],
-                  encoder: features.FeatureEncoder) -> None:
+                  encoder: field_encoding.FeatureEncoder) -> None:
   """Raises ValueError unless `params` fit `kind` and the encoder (member axis first)."""
   names = param_names(kind)
   if sorted(params) != sorted(names):

@@ -28,7 +28,7 @@ from scipy import stats
 
 MIN_MODELS = 3
 CORRELATIONS = ("pearson", "spearman", "kendall")
-METRICS = CORRELATIONS + ("regret", "regret3")
+METRICS = CORRELATIONS + ("regret", "regret3", "mae")
 
 
 def top1_regret(predicted: np.ndarray, true: np.ndarray) -> float:
@@ -80,11 +80,19 @@ def _check(predicted, true) -> tuple[np.ndarray, np.ndarray]:
   return predicted, true
 
 
-def dataset_metrics(predicted: np.ndarray, true: np.ndarray) -> dict[str, float]:
-  """All metrics of one dataset's models (see the module docstring for the conventions)."""
+def dataset_metrics(predicted: np.ndarray, true: np.ndarray,
+                    top1: np.ndarray | None = None) -> dict[str, float]:
+  """All metrics of one dataset's models (see the module docstring for the conventions).
+
+  `top1`: a predicted top-1 (percent) per model, for `mae`, the mean absolute error in
+  points; NaN when not given.
+  """
   predicted, true = _check(predicted, true)
+  mae = float("nan")
+  if top1 is not None and np.all(np.isfinite(np.asarray(top1, np.float64))):
+    mae = float(np.mean(np.abs(np.asarray(top1, np.float64).reshape(-1) - true)))
   out = {"num_models": len(true), "regret": top1_regret(predicted, true),
-         "regret3": topk_regret(predicted, true, 3)}
+         "regret3": topk_regret(predicted, true, 3), "mae": mae}
   if len(true) < MIN_MODELS:
     return out | {name: float("nan") for name in CORRELATIONS}
   if np.ptp(predicted) == 0 or np.ptp(true) == 0:
@@ -96,9 +104,11 @@ def dataset_metrics(predicted: np.ndarray, true: np.ndarray) -> dict[str, float]
 
 
 def per_dataset(frame: pd.DataFrame, predicted: np.ndarray, dataset_column: str = "dataset",
-                target_column: str = "top1") -> pd.DataFrame:
-  """Metrics of each dataset in `frame` (rows aligned with `predicted`), sorted by dataset."""
+                target_column: str = "top1", top1: np.ndarray | None = None) -> pd.DataFrame:
+  """Metrics of each dataset in `frame` (rows aligned with `predicted` and `top1`, a
+  predicted top-1 per row, for `mae`), sorted by dataset."""
   predicted = np.asarray(predicted, np.float64).reshape(-1)
+  top1 = np.full(len(predicted), np.nan) if top1 is None else np.asarray(top1, np.float64)
   if len(predicted) != len(frame):
     raise ValueError(f"predicted has {len(predicted)} rows, frame has {len(frame)}")
   for column in (dataset_column, target_column):
@@ -107,7 +117,7 @@ def per_dataset(frame: pd.DataFrame, predicted: np.ndarray, dataset_column: str 
   rows = []
   for name, index in frame.groupby(dataset_column, sort=True).indices.items():
     truth = frame[target_column].to_numpy(np.float64)[index]
-    rows.append({"dataset": name} | dataset_metrics(predicted[index], truth))
+    rows.append({"dataset": name} | dataset_metrics(predicted[index], truth, top1[index]))
   return pd.DataFrame(rows, columns=["dataset", "num_models", *METRICS])
 
 

@@ -7,7 +7,7 @@ accuracies `z[dataset, model]`. For a new dataset `t` it predicts
     score(t, m) = sum_d w_d z[d, m] / sum_d w_d [z[d, m] observed],
     w = softmax(standardised similarity(t, d) / tau)
 
-— with equal similarities, the "model mean" heuristic (`protocols.HistoryMeanBaseline`). The
+— with equal similarities, the "model mean" heuristic (`baselines.ModelMeanMethod`). The
 similarity of `t` to a training dataset `d` is read from what the history and the new rows hold
 (`similarity="auto"` takes the first available):
 
@@ -22,12 +22,15 @@ similarity of `t` to a training dataset `d` is read from what the history and th
 Similarities are z-scored over the training datasets before the softmax, so `tau` is in units
 of their spread whatever their source; a training dataset without a similarity gets the mean.
 
-Models pre-trained on the target itself (a row whose `source_data` equals its `dataset`) are
-the one case the weighted mean gets backwards: such a model is usually poor elsewhere and best
-here. The training rows say how to treat them: if in at least half of the training datasets
-with such rows a matched model was the best (ties count), matched models are ranked first
-(ordered by their own scores); otherwise they get the mean z-score of the matched training
-rows, on the scale of the other models' standardised scores.
+Models pre-trained on the target itself (a row whose `source_data` equals its `dataset`) or
+on data like it (the one source whose models' source-head scores — LEEP, NCE — lead the zoo's
+others on the dataset by `SOURCE_MARGIN` z-scores: a user's images from a source's domain)
+are the one case the weighted mean gets backwards: such a model is often poor elsewhere and
+best here. The training rows say how to treat them: if in at least half of the training
+datasets with such rows a matched model was the best (ties count), matched models are ranked
+first (ordered by their own scores; `first_rows`, which the blend follows too); otherwise
+they get the mean z-score of the matched training rows, on the scale of the other models'
+standardised scores.
 """
 
 from __future__ import annotations
@@ -46,17 +49,58 @@ STATE_VERSION = 1
 MIN_SHARED_MODELS = 3  # a score correlation needs at least this many shared models
 
 
+SOURCE_MARGIN = 1.0  # z-score lead of one source's models in the source-head scores
+
+
+def source_head_columns(frame: pd.DataFrame) -> list[str]:
+  """The `ms_*` columns of scores computed from the source head (LEEP, NCE)."""
+  from guidedrec_jax import scores  # pylint: disable=import-outside-toplevel
+  return [c for c in schema.score_columns(frame)
+          if getattr(scores.SCORES.get(c[len(schema.SCORE_PREFIX):]), "needs_source_probs",
+                     False)]
+
+
+def _source_like(frame: pd.DataFrame, sources: pd.Series) -> np.ndarray:
+  """bool [rows]: the models of the one source whose source head fits the row's dataset far
+  better than the zoo's others (mean within-dataset z of the source-head scores at least
+  `SOURCE_MARGIN` and that far above the next source's): pre-trained on data like it."""
+  columns = source_head_columns(frame)
+  out = np.zeros(len(frame), bool)
+  if not columns:
+    return out
+  z = _signed_scores(frame[["dataset", *columns]])[columns].mean(axis=1, skipna=True)
+  named = sources.fillna("").astype(str).to_numpy()
+  for _, index in frame.groupby(frame["dataset"].astype(str)).indices.items():
+    keep = index[(named[index] != "") & np.isfinite(z.to_numpy()[index])]
+    if not len(keep):
+      continue
+    by_source = pd.Series(z.to_numpy()[keep]).groupby(named[keep]).mean().sort_values()
+    lead = by_source.iloc[-1] - (by_source.iloc[-2] if len(by_source) > 1 else 0.0)
+    if by_source.iloc[-1] >= SOURCE_MARGIN and lead >= SOURCE_MARGIN:
+      out[index] = named[index] == by_source.index[-1]
+  return out
+
+
 def _matched(frame: pd.DataFrame) -> np.ndarray:
-  """bool [rows]: the row's model was pre-trained on the row's dataset."""
-  if "source_data" not in frame.columns:
-    return np.zeros(len(frame), bool)
-  return (frame["source_data"].astype(str).to_numpy() == frame["dataset"].astype(str).to_numpy())
+  """bool [rows]: the row's model was pre-trained on the row's dataset (`source_data`), or
+  on data like it by its source head (`_source_like`, sources from `source_data`, else
+  `pretrain_domain`)."""
+  frame = frame.reset_index(drop=True)
+  exact = np.zeros(len(frame), bool)
+  if "source_data" in frame.columns:
+    exact = (frame["source_data"].astype(str).to_numpy()
+             == frame["dataset"].astype(str).to_numpy())
+  column = "source_data" if "source_data" in frame.columns else "pretrain_domain"
+  if column not in frame.columns:
+    return exact
+  return exact | _source_like(frame, frame[column])
 
 
-def _signed_scores(frame: pd.DataFrame) -> pd.DataFrame:
+def _signed_scores(frame: pd.DataFrame, signs: tuple = ()) -> pd.DataFrame:
   """The `ms_*` columns of `frame`, signed higher-is-better and z-scored within each dataset."""
   columns = schema.score_columns(frame)
-  return Preprocess(score_norm="dataset_z").features(frame[["dataset", *columns]])[columns]
+  return Preprocess(score_norm="dataset_z", signs=tuple(signs)).features(
+      frame[["dataset", *columns]])[columns]
 
 
 def _pivot(frame: pd.DataFrame, values: pd.Series, datasets: list[str], models: list[str]
@@ -89,6 +133,8 @@ class NeighborFitted:
   match_first: bool
   info: dict[str, Any] = dataclasses.field(default_factory=dict)
   kind: str = "neighbors"
+  signs: tuple = ()               # declared score directions (preprocess.Preprocess.signs)
+  STATE_TYPE = "neighbors"
 
   def dataset_similarity(self, dataset: str, rows: pd.DataFrame) -> tuple[np.ndarray, str]:
     """(float64 [D] similarity to each training dataset, the source used) for one dataset."""
@@ -103,7 +149,7 @@ class NeighborFitted:
             sims = np.where(counts > 0, np.nansum(self.z[:, cols], 1) / np.maximum(counts, 1),
                             np.nan)
       elif source == "scores" and self.score_names:
-        new = _signed_scores(rows)
+        new = _signed_scores(rows, self.signs)
         index = {m: j for j, m in enumerate(self.models)}
         corr = np.full((len(self.score_names), len(self.datasets)), np.nan)
         for s, column in enumerate(self.score_names):
@@ -120,6 +166,13 @@ class NeighborFitted:
       if np.isfinite(sims).sum() >= 2:
         return sims, source
     return np.zeros(len(self.datasets)), "uniform"
+
+  def first_rows(self, frame: pd.DataFrame) -> np.ndarray:
+    """bool [rows]: rows of models pre-trained on the row's own dataset, when the training
+    history says such models come first (`match_first`); all False otherwise."""
+    if self.match_value is None or not self.match_first:
+      return np.zeros(len(frame), bool)
+    return _matched(frame.reset_index(drop=True))
 
   def weights(self, similarity: np.ndarray) -> np.ndarray:
     """float64 [D]: softmax of the standardised similarities over `tau`."""
@@ -172,7 +225,8 @@ class NeighborFitted:
             "datasets": list(self.datasets), "models": list(self.models),
             "sources": list(self.sources), "score_names": list(self.score_names),
             "tau": self.tau, "similarity": self.similarity, "match_value": self.match_value,
-            "match_first": self.match_first, "info": self.info}
+            "match_first": self.match_first, "info": self.info,
+            "signs": [[n, float(v)] for n, v in self.signs]}
     return arrays, meta
 
   @classmethod
@@ -185,7 +239,8 @@ class NeighborFitted:
                    np.asarray(arrays["neighbors_z"], np.float64), tuple(meta["sources"]),
                    tuple(meta["score_names"]), np.asarray(arrays["neighbors_scores"], np.float64),
                    float(meta["tau"]), str(meta["similarity"]), meta["match_value"],
-                   bool(meta["match_first"]), dict(meta.get("info") or {}))
+                   bool(meta["match_first"]), dict(meta.get("info") or {}),
+                   signs=tuple((str(n), float(v)) for n, v in meta.get("signs", ())))
     except KeyError as error:
       raise ValueError(f"a NeighborFitted state lacks {error}") from error
     fitted.check()
@@ -211,6 +266,7 @@ class NeighborMethod:
   name: str
   tau: float = 1.0
   similarity: str = "auto"
+  signs: tuple = ()  # declared score directions (preprocess.Preprocess.signs)
 
   def __post_init__(self):
     if not self.tau > 0:
@@ -230,7 +286,7 @@ class NeighborMethod:
     z_rows = within_dataset(train[schema.TARGET_COLUMN].astype(float), train["dataset"],
                             "dataset_z")
     z = _pivot(train, z_rows, datasets, models)
-    signed = _signed_scores(train)
+    signed = _signed_scores(train, self.signs)
     score_names = tuple(signed.columns)
     scores = np.stack([_pivot(train, signed[c], datasets, models) for c in score_names], -1) \
         if score_names else np.zeros((len(datasets), len(models), 0))
@@ -253,7 +309,7 @@ class NeighborMethod:
             "match_first": match_first}
     return NeighborFitted(tuple(datasets), tuple(models), z, sources, score_names, scores,
                           float(self.tau), self.similarity, match_value, match_first,
-                          info).check()
+                          info, signs=tuple(self.signs)).check()
 
   def fit_predict(self, train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
     return self.fit(train).predict(test)

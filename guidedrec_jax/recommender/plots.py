@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from guidedrec_jax.recommender import features  # noqa: E402
+from guidedrec_jax.recommender import field_encoding  # noqa: E402
 
 
 def plot_per_dataset(results: pd.DataFrame, metric: str, path: str | os.PathLike,
@@ -48,7 +48,7 @@ def plot_per_dataset(results: pd.DataFrame, metric: str, path: str | os.PathLike
   plt.close(fig)
 
 
-def latent_rows(encoder: features.FeatureEncoder, latent: np.ndarray
+def latent_rows(encoder: field_encoding.FeatureEncoder, latent: np.ndarray
                 ) -> tuple[np.ndarray, list[str]]:
   """Latent vectors [m, k] and names of the dataset-ID categories and the numeric fields.
 

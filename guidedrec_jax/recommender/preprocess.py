@@ -11,7 +11,8 @@ targets remove the differences between datasets' accuracy levels, which a recomm
 use to rank the models of one dataset and which otherwise dominate a squared loss.
 
 Score features (`SCORE_NORMS`): every `ms_<score>` column is first signed so that higher is
-better (`score_sign`, read from the scores registry), then `global_z` leaves it (the encoder
+better (`score_sign`: the history's declaration, else the scores registry; an
+undeclared unregistered score is refused), then `global_z` leaves it (the encoder
 standardises it over the training rows), `dataset_z` z-scores it within each dataset and
 `dataset_rank` replaces it by its centred within-dataset rank. A score whose level differs
 between datasets (H-score grows with the number of classes) keeps only its within-dataset
@@ -21,7 +22,7 @@ signal under the last two.
 from __future__ import annotations
 
 import dataclasses
-import functools
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,20 +33,28 @@ TARGETS = ("raw", "dataset_z", "dataset_rank")
 SCORE_NORMS = ("global_z", "dataset_z", "dataset_rank")
 
 
-@functools.lru_cache(maxsize=None)
-def score_sign(name: str) -> float:
-  """+1 if the registered score `name` ranks higher-is-better, else -1.
+def score_sign(name: str, declared: dict[str, float] | None = None) -> float:
+  """+1 if score `name` ranks higher-is-better, -1 if lower-is-better.
 
-  A name the registry lacks is looked up by its prefixes (`ncti_vc_x` → `ncti_vc` → `ncti`);
-  a score unknown under every prefix (a user's own) counts as higher-is-better.
+  The direction is the history's declaration (`declared`: score name -> +1/-1, from
+  `history.fields=<score>=numeric:S:+`) or else the scores registry's
+  (`scores.registry.sign`, every registered score and zoo-level score). A score neither
+  declares nor registers is refused, never guessed.
+
+  Raises:
+    ValueError: naming the score and how to declare its direction.
   """
-  from guidedrec_jax import scores  # pylint: disable=import-outside-toplevel
-  parts = str(name).split("_")
-  for end in range(len(parts), 0, -1):
-    spec = scores.SCORES.get("_".join(parts[:end]))
-    if spec is not None:
-      return 1.0 if spec.higher_is_better else -1.0
-  return 1.0
+  name = str(name)
+  if declared and name in declared:
+    return float(declared[name])
+  from guidedrec_jax.scores import registry  # pylint: disable=import-outside-toplevel
+  try:
+    return registry.sign(name)
+  except ValueError:
+    raise ValueError(
+        f"score column {schema.SCORE_PREFIX}{name}: {name!r} is not a registered score, so "
+        f"its direction is unknown; declare it: --config.history.fields={name}=numeric:S:+ "
+        f"(higher is better) or {name}=numeric:S:- (lower is better)") from None
 
 
 def within_dataset(values: pd.Series, datasets: pd.Series, how: str) -> pd.Series:
@@ -64,12 +73,15 @@ class Preprocess:
   """The two per-dataset choices of a recommender (see the module docstring)."""
   target: str = "raw"
   score_norm: str = "global_z"
+  signs: tuple = ()  # declared score directions: ((score name, +1 / -1), ...)
 
   def __post_init__(self):
     if self.target not in TARGETS:
       raise ValueError(f"target must be one of {TARGETS}, got {self.target!r}")
     if self.score_norm not in SCORE_NORMS:
       raise ValueError(f"score_norm must be one of {SCORE_NORMS}, got {self.score_norm!r}")
+    if any(float(v) not in (1.0, -1.0) for _, v in self.signs):
+      raise ValueError(f"signs must map score names to +1 or -1, got {self.signs}")
 
   def features(self, frame: pd.DataFrame) -> pd.DataFrame:
     """`frame` with each `ms_*` column signed (higher = better) and normalised."""
@@ -78,7 +90,7 @@ class Preprocess:
     updates = {}
     for column in schema.score_columns(frame):
       values = pd.to_numeric(frame[column], errors="coerce").astype(float)
-      values = values * score_sign(column[len(schema.SCORE_PREFIX):])
+      values = values * score_sign(column[len(schema.SCORE_PREFIX):], dict(self.signs))
       if self.score_norm != "global_z":
         values = within_dataset(values, frame["dataset"], self.score_norm)
       updates[column] = values
@@ -95,5 +107,15 @@ class Preprocess:
                             self.target)
     return frame.assign(**{schema.TARGET_COLUMN: target.fillna(0.0)})
 
-  def to_json(self) -> dict[str, str]:
-    return dataclasses.asdict(self)
+  def to_json(self) -> dict[str, Any]:
+    return {"target": self.target, "score_norm": self.score_norm,
+            "signs": [[str(n), float(v)] for n, v in self.signs]}
+
+  @classmethod
+  def from_json(cls, data: dict[str, Any]) -> "Preprocess":
+    """Rebuilds `to_json()`'s choices; ValueError on anything else."""
+    try:
+      return cls(str(data["target"]), str(data["score_norm"]),
+                 tuple((str(n), float(v)) for n, v in data.get("signs", ())))
+    except (TypeError, KeyError) as error:
+      raise ValueError(f"not a Preprocess state: {error}") from error

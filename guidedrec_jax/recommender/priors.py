@@ -1,6 +1,6 @@
 """Out-of-dataset target statistics: a model's mean training target as a numeric feature.
 
-A `prior` field (`features.Field(kind="prior")`) values a row with the mean training target
+A `prior` field (`field_encoding.Field(kind="prior")`) values a row with the mean training target
 of its category (the model, by default) over the training datasets, leaving the row's own
 dataset out. That is the "model mean" heuristic turned into a feature, so that a recommender
 can learn how much to trust it and how it interacts with the other fields: a model that

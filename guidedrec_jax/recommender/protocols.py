@@ -1,41 +1,117 @@
-"""The three evaluation settings over the methods of `methods` (re-exported here).
+"""The protocols: one fold list, one out-of-fold loop, the three settings on top.
 
-A method has a `name` and `fit_predict(train, test) -> predictions` over history tables;
-learned methods fit everything on `train` only (see `methods` and `fitted`).
+A method has a `name` and `fit(train) -> fitted` with `fitted.predict(frame)` over history
+tables (`recommender/registry.py` builds them from config blocks); learned methods fit on
+`train` only. Every leave-one-dataset-out in the project — setting 3, regret@k, the blend's
+inner folds, `recommend.py --task` — takes its folds from `dataset_folds` and runs them
+through `out_of_fold`, so every caller sees the same folds.
 
 Settings (all return one metrics row per (method, repeat, dataset), see `metrics`):
 
 1. `setting1`: one dataset; its models split at random 80/20, `repeats` times with seeds
-   `seed, seed+1, ...`; train on the 80 %, rank the 20 % unseen models.
+   `seed, seed+1, ...` (`model_folds`); train on the 80 %, rank the 20 % unseen models.
 2. `setting2`: train on every row of `train_datasets`, rank all models on `test_datasets`.
 3. `setting3`: leave one dataset out: for each dataset, train on all the others.
+
+A fitted method with `predict_top1` (the recommender, the model mean) also gets the mean
+absolute error of its top-1 prediction in percentage points (`mae`); others get NaN.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, NamedTuple, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
 
 from guidedrec_jax.recommender import metrics
-# The methods live in `methods`; re-exported here, where the protocols' callers look for them.
-from guidedrec_jax.recommender.methods import (ColumnBaseline, HistoryMeanBaseline, Method,  # noqa: F401
-                                               RecommenderMethod, RidgeMethod,
-                                               standardize_within_datasets)
 
 
-def _evaluate(methods: Sequence[Method], train: pd.DataFrame, test: pd.DataFrame,
-              repeat: int) -> list[pd.DataFrame]:
-  tables = []
-  for method in methods:
-    predicted = np.asarray(method.fit_predict(train, test), np.float64)
-    if predicted.shape != (len(test),):
-      raise ValueError(f"method {method.name!r} returned shape {predicted.shape}, "
-                       f"expected ({len(test)},)")
-    table = metrics.per_dataset(test, predicted)
-    tables.append(table.assign(method=method.name, repeat=repeat))
-  return tables
+class Method(Protocol):
+  name: str
+
+  def fit(self, train: pd.DataFrame) -> Any:
+    ...
+
+
+class Fold(NamedTuple):
+  """Row indices (into the frame the folds were made for) to fit on and to predict."""
+  train: np.ndarray
+  test: np.ndarray
+  held_out: str  # the held-out dataset, or "models <i>" for a fold of models
+
+
+def dataset_folds(frame: pd.DataFrame, datasets: Sequence[str] | None = None,
+                  max_folds: int = 0, seed: int = 0) -> list[Fold]:
+  """Leave one dataset out: one fold per dataset of `datasets` (all of `frame`'s if None).
+
+  `max_folds` > 0 keeps a seeded draw of that many datasets (it bounds an inner loop's cost);
+  folds come in dataset order.
+  """
+  names = frame["dataset"].astype(str).to_numpy()
+  datasets = sorted(set(names)) if datasets is None else [str(d) for d in datasets]
+  if 0 < max_folds < len(datasets):
+    datasets = sorted(np.random.default_rng(seed).choice(datasets, max_folds, replace=False))
+  return [Fold(np.flatnonzero(names != d), np.flatnonzero(names == d), d) for d in datasets]
+
+
+def model_folds(frame: pd.DataFrame, num_folds: int, seed: int = 0) -> list[Fold]:
+  """`num_folds` seeded folds of `frame`'s rows (one dataset: folds of models)."""
+  if num_folds < 2 or num_folds > len(frame):
+    raise ValueError(f"num_folds must lie in [2, {len(frame)}], got {num_folds}")
+  parts = np.array_split(np.random.default_rng(seed).permutation(len(frame)), num_folds)
+  return [Fold(np.sort(np.concatenate(parts[:i] + parts[i + 1:])), np.sort(parts[i]),
+               f"models {i}") for i in range(num_folds)]
+
+
+def inner_folds(frame: pd.DataFrame, max_folds: int = 0, seed: int = 0,
+                num_model_folds: int = 3) -> list[Fold]:
+  """The folds a method fitting on `frame` validates itself on: leave one dataset out when
+  `frame` has >= 3 datasets, else `num_model_folds` folds of its models."""
+  if frame["dataset"].nunique() >= 3:
+    return dataset_folds(frame, max_folds=max_folds, seed=seed)
+  return model_folds(frame, min(num_model_folds, len(frame)), seed)
+
+
+class OutOfFold(NamedTuple):
+  """Predictions of rows never fitted on: `score` (ranking) and `top1` (NaN if the method
+  has no top-1 prediction), aligned with the frame's rows; NaN where no fold predicted."""
+  score: np.ndarray
+  top1: np.ndarray
+
+
+def predict_rows(fitted: Any, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+  """(score, top1) of `fitted` on `frame`; top1 NaN without `predict_top1`."""
+  score = np.asarray(fitted.predict(frame), np.float64)
+  if score.shape != (len(frame),):
+    raise ValueError(f"a fitted method returned shape {score.shape}, expected ({len(frame)},)")
+  top1 = (np.asarray(fitted.predict_top1(frame), np.float64)
+          if hasattr(fitted, "predict_top1") else np.full(len(frame), np.nan))
+  return score, top1
+
+
+def out_of_fold(frame: pd.DataFrame, method: Method, folds: Sequence[Fold]) -> OutOfFold:
+  """Fits `method` on each fold's training rows and predicts its test rows."""
+  frame = frame.reset_index(drop=True)
+  score, top1 = np.full(len(frame), np.nan), np.full(len(frame), np.nan)
+  for fold in folds:
+    fitted = method.fit(frame.iloc[fold.train].reset_index(drop=True))
+    score[fold.test], top1[fold.test] = predict_rows(
+        fitted, frame.iloc[fold.test].reset_index(drop=True))
+  return OutOfFold(score, top1)
+
+
+def leave_one_dataset_out(history: pd.DataFrame, method: Method,
+                          datasets: Sequence[str] | None = None) -> OutOfFold:
+  """`out_of_fold` over `dataset_folds(history, datasets)`: each dataset predicted by a fit on
+  all the others."""
+  return out_of_fold(history, method, dataset_folds(history, datasets))
+
+
+def _metrics(method: Method, frame: pd.DataFrame, predicted: OutOfFold,
+             repeat: int) -> pd.DataFrame:
+  table = metrics.per_dataset(frame, predicted.score, top1=predicted.top1)
+  return table.assign(method=method.name, repeat=repeat)
 
 
 def _check(history: pd.DataFrame, methods: Sequence[Method], datasets: Sequence[str],
@@ -72,8 +148,12 @@ def setting1(history: pd.DataFrame, dataset: str, methods: Sequence[Method], rep
   tables = []
   for repeat in range(repeats):
     order = np.random.default_rng(seed + repeat).permutation(len(rows))
-    test, train = rows.iloc[np.sort(order[:num_test])], rows.iloc[np.sort(order[num_test:])]
-    tables += _evaluate(methods, train, test, repeat)
+    fold = Fold(np.sort(order[num_test:]), np.sort(order[:num_test]), f"split {repeat}")
+    test = rows.iloc[fold.test].reset_index(drop=True)
+    for method in methods:
+      predicted = out_of_fold(rows, method, [fold])
+      tables.append(_metrics(method, test, OutOfFold(predicted.score[fold.test],
+                                                     predicted.top1[fold.test]), repeat))
   return _results(tables)
 
 
@@ -87,7 +167,11 @@ def setting2(history: pd.DataFrame, train_datasets: Sequence[str],
     raise ValueError(f"train_datasets and test_datasets overlap: {overlap}")
   train = history[history["dataset"].isin(train_datasets)].reset_index(drop=True)
   test = history[history["dataset"].isin(test_datasets)].reset_index(drop=True)
-  return _results(_evaluate(methods, train, test, repeat=0))
+  tables = []
+  for method in methods:
+    score, top1 = predict_rows(method.fit(train), test)
+    tables.append(_metrics(method, test, OutOfFold(score, top1), 0))
+  return _results(tables)
 
 
 def setting3(history: pd.DataFrame, methods: Sequence[Method],
@@ -97,12 +181,13 @@ def setting3(history: pd.DataFrame, methods: Sequence[Method],
   _check(history, methods, datasets, "datasets")
   if history["dataset"].nunique() < 2:
     raise ValueError("setting3 needs a history with at least 2 datasets")
+  history = history.reset_index(drop=True)
+  held = history["dataset"].isin(datasets).to_numpy()
   tables = []
-  for held_out in datasets:
-    is_test = (history["dataset"] == held_out).to_numpy()
-    train = history[~is_test].reset_index(drop=True)
-    test = history[is_test].reset_index(drop=True)
-    tables += _evaluate(methods, train, test, repeat=0)
+  for method in methods:
+    predicted = leave_one_dataset_out(history, method, datasets)
+    tables.append(_metrics(method, history[held].reset_index(drop=True),
+                           OutOfFold(predicted.score[held], predicted.top1[held]), 0))
   return _results(tables)
 
 

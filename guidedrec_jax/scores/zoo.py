@@ -11,6 +11,13 @@ D-sized kernel, never across N, where the Gram side and so the cost changes, nev
 zoo's largest D) or all to the largest D ("max"); scores that do not read features (LEEP,
 NCE) group by source-head size alone. With several devices the model axis of a group is sharded over a 1-D mesh.
 
+Memory: a group is scored in near-equal chunks along the model axis so that each chunk's
+estimated working set (`cost.memory.group_bytes`: the stacked inputs, a few copies) stays
+under `max_bytes` (default: 1/8 of the machine's memory). The last chunk is padded with
+repeats of its first model, so every chunk of a group shares one compilation; each model's
+score is computed on its own slice (`lax.map` / `vmap`), so the results equal the unsplit
+call's. Each chunk is stacked straight into its dtype (no float32 stack cast afterwards).
+
 Zoo-level scores (NCTI, ETran) min-max normalise per-model components across the zoo; asking
 for "ncti" or "etran" computes their registered components and combines them.
 """
@@ -29,6 +36,7 @@ from jax.sharding import Mesh, PartitionSpec
 
 from guidedrec_jax import io
 from guidedrec_jax.contracts import feature_cache
+from guidedrec_jax.cost import memory
 from guidedrec_jax.contracts.feature_cache import feature_cache_dir
 from guidedrec_jax.scores import checks
 from guidedrec_jax.scores import etran
@@ -162,29 +170,61 @@ def _pad_model_axis(arrays: list[np.ndarray | None], multiple: int) -> list[np.n
           for a in arrays]
 
 
-def _run_group(group: _Group, features, labels, num_classes, source_probs, prepared, shard
-               ) -> np.ndarray:
+def _stack(arrays: list[np.ndarray], width: int, dtype) -> np.ndarray:
+  """[M, N, width] of `dtype`: each array's first `width` columns, zero-padded to `width`
+  (the same values as padding, stacking and casting, without a float32 stack in between)."""
+  out = np.zeros((len(arrays), arrays[0].shape[0], width), dtype)
+  for row, array in zip(out, arrays):
+    row[:, :min(width, array.shape[1])] = array[:, :width]
+  return out
+
+
+def _chunks(group: _Group, num_samples: int, probs_dims: Mapping[str, int], max_bytes: int
+            ) -> list[tuple[str, ...]]:
+  """The group's models in near-equal chunks whose working set fits `max_bytes`.
+
+  Raises:
+    ValueError: one model alone exceeds `max_bytes`.
+  """
+  reads_probs = any(s.needs_source_probs for s in group.specs)
+  widest = max(probs_dims.get(m, 0) for m in group.models) if reads_probs else 0
+  per_model = memory.group_bytes(1, num_samples, group.dim, widest,
+                                 8 if group.float64 else 4)
+  if per_model == 0:  # nothing stacked
+    return [group.models]
+  sizes, start, chunks = memory.chunk_sizes(len(group.models), per_model, max_bytes), 0, []
+  for size in sizes:
+    chunks.append(group.models[start:start + size])
+    start += size
+  return chunks
+
+
+def _run_group(group: _Group, models: Sequence[str], pad_to: int, features, labels,
+               num_classes, source_probs, prepared, shard) -> np.ndarray:
+  """Scores `models` (a chunk of `group`, padded to `pad_to` models); [len(models), scores]."""
   dtype = np.float64 if group.float64 else np.float32
+  padded = list(models) + [models[0]] * (pad_to - len(models))  # real models stay finite
   # group.dim = 0 for scores that read no features: [M, N, 0].
-  stacked = np.stack([np.pad(features[m][:, :group.dim],
-                             ((0, 0), (0, max(group.dim - features[m].shape[1], 0))))
-                      for m in group.models]).astype(dtype)  # [M, N, D]
+  stacked = _stack([features[m] for m in padded], group.dim, dtype)  # [M, N, D]
   probs = None
   if any(s.needs_source_probs for s in group.specs):
-    probs = np.stack([source_probs[m] for m in group.models]).astype(dtype)  # [M, N, Cs]
+    probs = _stack([source_probs[m] for m in padded], source_probs[models[0]].shape[1],
+                   dtype)  # [M, N, Cs]
   if shard:
     stacked, probs = _pad_model_axis([stacked, probs], jax.device_count())
   names = tuple(s.name for s in group.specs)
   args = {s.name: prepared[(s.name, group.dim)] for s in group.specs}
   with registry.precision(group.float64):
     values = _group_function(names, num_classes, shard)(stacked, labels, probs, args)
-  return np.asarray(values, dtype=np.float64)[: len(group.models)]
+  del stacked, probs
+  return np.asarray(values, dtype=np.float64)[: len(models)]
 
 
 def score_zoo(features: Mapping[str, Any], labels, scores: Sequence[str], *,
               source_probs: Mapping[str, Any] | None = None,
               normalization: str = "none", pad_dims: str | bool = "buckets",
-              shard: bool | None = None) -> dict[str, dict[str, float]]:
+              shard: bool | None = None, max_bytes: int | None = None
+              ) -> dict[str, dict[str, float]]:
   """Scores every model of a zoo on one labelled probe set.
 
   Args:
@@ -200,6 +240,8 @@ def score_zoo(features: Mapping[str, Any], labels, scores: Sequence[str], *,
     shard: shard each group's model axis over all devices; None shards when there are
       several accelerator devices. Forced CPU host devices only serve tests: concurrent
       LAPACK calls on them can deadlock in jaxlib 0.10.2 (seen with NCTI).
+    max_bytes: the working-set budget of one jitted call (see the module docstring); None:
+      `cost.memory.default_max_bytes()` (1/8 of this machine's memory).
 
   Returns:
     model -> score name -> value, in the order of `features` and `scores`.
@@ -207,8 +249,15 @@ def score_zoo(features: Mapping[str, Any], labels, scores: Sequence[str], *,
   Raises:
     ValueError: before any work, for an empty zoo, unknown score or normalisation names,
       bad or mismatched arrays, missing source probabilities, a score's own shape limits
-      (from its `prepare`), or a zoo-level score with fewer than 2 models.
+      (from its `prepare`), a zoo-level score with fewer than 2 models, or a `max_bytes`
+      below one model's working set.
   """
+  if max_bytes is None:
+    max_bytes = memory.default_max_bytes()
+  if (not isinstance(max_bytes, (int, np.integer)) or isinstance(max_bytes, bool)
+      or max_bytes < 1):
+    raise ValueError(f"max_bytes must be a positive int (bytes) or None, got {max_bytes!r}")
+  max_bytes = int(max_bytes)
   if not features:
     raise ValueError("features must map at least one model name to its [N, D] features")
   units = _score_units(scores)
@@ -236,8 +285,9 @@ def score_zoo(features: Mapping[str, Any], labels, scores: Sequence[str], *,
   if zoo_level and len(hosts) < 2:
     raise ValueError(f"{zoo_level} normalise across the zoo and need at least 2 models")
   dims = {m: f.shape[1] for m, f in hosts.items()}
-  groups = _groups(dims, {m: p.shape[1] for m, p in probs.items()}, units, pad_dims,
-                   num_samples)
+  probs_dims = {m: p.shape[1] for m, p in probs.items()}
+  groups = _groups(dims, probs_dims, units, pad_dims, num_samples)
+  chunks = [_chunks(g, num_samples, probs_dims, max_bytes) for g in groups]  # checks max_bytes
   # Label-derived arrays (PARC's released ties) are made once and shared by every group.
   by_labels = {s.name: s.prepare_labels(labels, num_classes) for s in specs if s.prepare_labels}
   prepared = {(s.name, g.dim): {**(s.prepare(num_samples, g.dim, num_classes) if s.prepare
@@ -249,10 +299,12 @@ def score_zoo(features: Mapping[str, Any], labels, scores: Sequence[str], *,
     hosts = {m: normalize.normalize_features(f, normalization) for m, f in hosts.items()}
 
   values: dict[str, dict[str, float]] = {m: {} for m in hosts}
-  for group in groups:
-    table = _run_group(group, hosts, labels, num_classes, probs, prepared, shard)
-    for row, model in zip(table, group.models):
-      values[model].update(zip((s.name for s in group.specs), row.tolist()))
+  for group, parts in zip(groups, chunks):
+    for part in parts:
+      table = _run_group(group, part, len(parts[0]), hosts, labels, num_classes, probs,
+                         prepared, shard)
+      for row, model in zip(table, part):
+        values[model].update(zip((s.name for s in group.specs), row.tolist()))
   models = list(hosts)
   for name in zoo_level:
     components, combine = ZOO_LEVEL_SCORES[name]
@@ -267,6 +319,12 @@ def scores_table_rows(results: Mapping[str, Mapping[str, float]], dataset: str
   """Long-form rows (dataset, model, score, value) of a `score_zoo` result: the scores CSV."""
   return [{"dataset": dataset, "model": model, "score": name, "value": value}
           for model, by_score in results.items() for name, value in by_score.items()]
+
+
+def _peak_rss_bytes() -> int:
+  """This process's peak resident set size so far (Linux `ru_maxrss` is in KiB)."""
+  import resource  # POSIX only; imported where it is used
+  return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
 def load_feature_zoo(cache_root: io.PathLike, dataset: str
@@ -346,10 +404,14 @@ def run_score_zoo(config: Any, workdir: io.PathLike) -> dict[str, dict[str, floa
   features, labels, source_probs = load_feature_zoo(cache_root, config.dataset)
   shard = {"auto": None, "on": True, "off": False}[config.shard]
   start = time.perf_counter()
+  max_bytes = int(config.get("max_bytes", 0)) or None  # absent or 0: the machine's default
   results = score_zoo(features, labels, list(config.scores), source_probs=source_probs or None,
-                      normalization=config.normalization, pad_dims=config.pad_dims, shard=shard)
+                      normalization=config.normalization, pad_dims=config.pad_dims, shard=shard,
+                      max_bytes=max_bytes)
   metrics.write(event="scored", dataset=config.dataset, num_models=len(features),
-                scores=list(config.scores), seconds=time.perf_counter() - start)
+                scores=list(config.scores), seconds=time.perf_counter() - start,
+                max_bytes=max_bytes or memory.default_max_bytes(),
+                peak_rss_bytes=_peak_rss_bytes())
   io.write_table(workdir, "scores", scores_table_rows(results, config.dataset))
   io.write_table(workdir, "scores_wide", [{"model": m, **v} for m, v in results.items()])
   return results

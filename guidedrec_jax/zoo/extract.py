@@ -7,6 +7,14 @@ NCE). Preprocessing is the fine-tuning loop's (`data/images.py`, one pipeline): 
 resized to the model's square input (bilinear, antialiased; no crop, no augmentation), rounded
 to uint8, grayscale repeated to 3 channels, the model's mean/std applied.
 
+Device and precision (the fine-tuning step's choices, `finetune.options`): the first CUDA
+device when available (or `device`), bf16 autocast on CUDA and float32 elsewhere
+(`precision="auto"`), optionally channels-last. Batches are resized on the host and
+normalised on the device; the outputs stay on the device until the end (one copy back).
+Features and source probabilities are returned and cached as float32 whatever the precision,
+and the sidecar records the precision (part of the match: a bf16 cache never serves an fp32
+request) and the device (recorded only).
+
 Cache contract (`contracts/feature_cache.py`: layout and loading, shared with the JAX half):
 `<cache_root>/features/<dataset>/<model>.npz` holding `features` float32 [N, D], `labels`
 int64 [N] and, when there is a source head, `source_probs` float32 [N, Cs]; its JSON sidecar records what made it (model, weights sha256, dataset, split, probe seed, N, D, code
@@ -32,6 +40,7 @@ from guidedrec_jax import io, paths
 from guidedrec_jax.contracts.feature_cache import feature_cache_path
 from guidedrec_jax.data import images
 from guidedrec_jax.data.base import ImageDataset
+from guidedrec_jax.finetune.options import PRECISIONS, autocast, resolve_precision, to_format
 from guidedrec_jax.zoo import registry, weights as weights_lib
 
 _LOG = logging.getLogger(__name__)
@@ -41,7 +50,9 @@ FEATURE_CONVENTION = "timm forward_features -> forward_head(pre_logits=True)"
 def extract_features(model_name: str, dataset: ImageDataset,
                      cache_root: str | os.PathLike | None, probe_meta: Mapping[str, Any],
                      batch_size: int = 64, input_size: int | None = None,
-                     num_threads: int = 1, allow_download: bool = False) -> pathlib.Path:
+                     num_threads: int = 1, allow_download: bool = False,
+                     precision: str = "auto", channels_last: bool = False,
+                     device: str | None = None) -> pathlib.Path:
   """Computes (or reuses) the features of `dataset` under the zoo model `model_name`.
 
   Args:
@@ -56,6 +67,10 @@ def extract_features(model_name: str, dataset: ImageDataset,
       at a smaller size on CPU; recorded and matched).
     num_threads: torch intra-op threads while extracting (restored afterwards).
     allow_download: let `weights="timm"` models download (see `registry.create_model`).
+    precision: "auto" (bf16 on CUDA, fp32 elsewhere), "fp32" or "bf16" (autocast); recorded
+      and matched.
+    channels_last: run the model in channels-last memory format.
+    device: where to run; None: the first CUDA device when available, else the CPU.
 
   Returns:
     The path of the `.npz` cache. Reusing a cache costs one model build and weights hash
@@ -67,6 +82,16 @@ def extract_features(model_name: str, dataset: ImageDataset,
   """
   spec = registry.get_spec(model_name)
   _check_request(dataset, probe_meta, batch_size, input_size, num_threads)
+  if precision not in PRECISIONS:
+    raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+  if not isinstance(channels_last, bool):
+    raise ValueError(f"channels_last must be a bool, got {channels_last!r}")
+  try:
+    device = torch.device(device if device is not None else
+                          "cuda:0" if torch.cuda.is_available() else "cpu")
+  except (RuntimeError, TypeError) as e:
+    raise ValueError(f"device {device!r} is not a torch device: {e}") from e
+  precision = resolve_precision(precision, device)
   size = input_size or spec.input_size
   path = feature_cache_path(cache_root or paths.cache_dir(), dataset.name, model_name)
   previous_threads = torch.get_num_threads()
@@ -81,7 +106,7 @@ def extract_features(model_name: str, dataset: ImageDataset,
         "n": len(dataset), "labels_sha256": _labels_sha256(dataset),
         "input_size": size, "mean": list(spec.mean), "std": list(spec.std),
         "feature": FEATURE_CONVENTION, "pipeline": images.PIPELINE,
-        "has_source_probs": has_head,
+        "has_source_probs": has_head, "precision": precision,
         "code_version": guidedrec_jax.__version__,
     }
     try:
@@ -93,13 +118,14 @@ def extract_features(model_name: str, dataset: ImageDataset,
       _LOG.info("recomputing features: %s", e)
     start = time.perf_counter()
     arrays = _run(model, dataset, images.InputSpec(size, tuple(spec.mean), tuple(spec.std)),
-                  batch_size, has_head)
+                  batch_size, has_head, device, precision, channels_last)
     seconds = time.perf_counter() - start
   finally:
     torch.set_num_threads(previous_threads)
   meta = dict(expect, architecture=spec.architecture, pretrain_domain=spec.pretrain_domain,
               d=int(arrays["features"].shape[1]), extract_seconds=round(seconds, 3),
-              images_per_second=round(len(dataset) / seconds, 2), num_threads=num_threads)
+              images_per_second=round(len(dataset) / seconds, 2), num_threads=num_threads,
+              device=str(device), channels_last=channels_last)
   io.save_arrays(path, arrays, meta)
   return path
 
@@ -138,26 +164,42 @@ def _labels_sha256(dataset: ImageDataset) -> str:
   return hashlib.sha256(labels.tobytes()).hexdigest()
 
 
+def _uint8_batch(batch: np.ndarray, size: int) -> torch.Tensor:
+  """uint8 [B, 3, size, size] of a batch: `images.resize_uint8`, whose resize, rounding and
+  cast are the identity on RGB uint8 images already at `size`, so those are only permuted."""
+  batch = np.asarray(batch)
+  if batch.dtype == np.uint8 and batch.ndim == 4 and batch.shape[1:] == (size, size, 3):
+    return torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).contiguous()
+  return images.resize_uint8(batch, size)
+
+
 def _run(model: torch.nn.Module, dataset: ImageDataset, spec: images.InputSpec,
-         batch_size: int, has_head: bool) -> dict[str, np.ndarray]:
-  """Runs the model over the dataset in batches; returns the cache arrays."""
+         batch_size: int, has_head: bool, device: torch.device | None = None,
+         precision: str = "fp32", channels_last: bool = False) -> dict[str, np.ndarray]:
+  """Runs the model over the dataset in batches on `device`; returns the float32 arrays."""
+  device = device or torch.device("cpu")
+  model = model.to(device)
+  if channels_last:
+    model = model.to(memory_format=torch.channels_last)
   features, probs = [], []
   with torch.inference_mode():
     for start in range(0, len(dataset), batch_size):
       rows = np.arange(start, min(start + batch_size, len(dataset)))
-      x = images.model_input(dataset.images[rows], spec)
-      feature_map = model.forward_features(x)
-      pooled = model.forward_head(feature_map, pre_logits=True)
-      if pooled.ndim != 2:  # the contract is one vector per image
-        raise RuntimeError(f"forward_head(pre_logits=True) gave shape {tuple(pooled.shape)}")
-      features.append(pooled.float().numpy())
-      if has_head:
-        probs.append(torch.softmax(model.forward_head(feature_map).float(), dim=-1).numpy())
-  arrays = {"features": np.concatenate(features).astype(np.float32),
+      x = _uint8_batch(dataset.images[rows], spec.input_size).to(device, non_blocking=True)
+      x = to_format(images.normalise(x, spec), channels_last)  # = images.model_input on CPU
+      with autocast(device, precision):
+        feature_map = model.forward_features(x)
+        pooled = model.forward_head(feature_map, pre_logits=True)
+        if pooled.ndim != 2:  # the contract is one vector per image
+          raise RuntimeError(f"forward_head(pre_logits=True) gave shape {tuple(pooled.shape)}")
+        features.append(pooled.float())
+        if has_head:  # the softmax in float32, from the head's (possibly bf16) logits
+          probs.append(torch.softmax(model.forward_head(feature_map).float(), dim=-1))
+  arrays = {"features": torch.cat(features).cpu().numpy().astype(np.float32),
             "labels": np.asarray(dataset.labels, dtype=np.int64)}
   if not np.isfinite(arrays["features"]).all():
     raise RuntimeError(f"model {getattr(model, 'pretrained_cfg', {}).get('architecture')} "
                        "produced non-finite features; nothing was cached")
   if has_head:
-    arrays["source_probs"] = np.concatenate(probs).astype(np.float32)
+    arrays["source_probs"] = torch.cat(probs).cpu().numpy().astype(np.float32)
   return arrays

@@ -87,7 +87,8 @@ def test_smoke_writes_tables_plots_and_recommendation(smoke):
   assert list(scores.columns) == ["dataset", "model", "score", "value"]
   assert len(scores) == len(names) * len(config.tasks) * len(config.scores)
   table2 = pd.read_csv(workdir / "table2.csv")
-  assert {"S_logme", "S_lfc", "LR (d,m)", "FM (d,m,S_logme)"} <= set(table2["method"])
+  assert {"recommender", "S_logme", "S_lfc", "model mean", "ridge (d,m,S)",
+          "FM (d,m,S_logme)"} <= set(table2["method"])
   assert {*config.tasks, "mean_pearson", "mean_regret"} <= set(table2.columns)
   assert table2["mean_pearson"].between(-1, 1).all()
   # The noise ceiling (the smoke re-runs digits with seed 1) sits beside the methods.
@@ -104,7 +105,9 @@ def test_smoke_writes_tables_plots_and_recommendation(smoke):
   assert "History per task" in markdown and "noise_ceiling_pearson" in markdown
   ranking = pd.read_csv(workdir / "recommendation_digits.csv")
   assert sorted(ranking["model"]) == sorted(names)
+  assert ranking["score"].is_monotonic_decreasing
   assert ranking["predicted_top1"].is_monotonic_decreasing
+  assert ranking["predicted_top1"].between(100 / 10, 100).all()  # digits: 10 classes
 
 
 def test_driver_never_imports_torch(smoke):
@@ -140,6 +143,10 @@ def test_recommend_applies_constraints(smoke):
     recommend.recommend(config, workdir, task="cifar10")
   with pytest.raises(ValueError, match="max_gmacs"):
     recommend.recommend(config, workdir, max_gmacs=-1.0)
+  # The --task table and a rank of the same fold by hand agree (one ranker, one fold list).
+  whole, _ = recommend.recommend(config, workdir, task="procedural/counting")
+  assert whole["predicted_top1"].is_monotonic_decreasing
+  assert table["model"].tolist() == [m for m in whole["model"] if m in set(table["model"])]
 
 
 # When and where a job ran; everything else in the history is what the job computed.

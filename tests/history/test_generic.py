@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from guidedrec_jax.history import generic
-from guidedrec_jax.recommender import features
+from guidedrec_jax.recommender import field_encoding
 
 
 def _frame(top1=(70.0, 80.0, 60.0, 65.0)):
@@ -50,10 +50,10 @@ def test_declared_fields_join_their_group_tokens():
   assert declared[0] == {"name": "res", "column": "res", "kind": "numeric", "group": "m",
                          "log": True}
   history = generic.read_history(_frame(), top1_column="acc")
-  fields = features.resolve_fields("d,m", history.columns, features.extra_fields(declared))
+  fields = field_encoding.resolve_fields("d,m", history.columns, field_encoding.extra_fields(declared))
   assert [f.name for f in fields] == ["dataset_id", "domain", "model_id", "res"]
-  assert [f.name for f in features.resolve_fields("res", history.columns,
-                                                  features.extra_fields(declared))] == ["res"]
+  assert [f.name for f in field_encoding.resolve_fields("res", history.columns,
+                                                  field_encoding.extra_fields(declared))] == ["res"]
   for bad in ("res=numeric", "res=text:m", "res=numeric:x", "res=categorical:m:log", "res"):
     with pytest.raises(ValueError, match="history.fields"):
       generic.declared_fields(bad)

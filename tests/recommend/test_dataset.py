@@ -24,8 +24,7 @@ from PIL import Image
 
 from configs import micro_zoo
 from guidedrec_jax import io
-from guidedrec_jax.benchmark import (guided, recommend_dataset, recommender_run, regret,
-                                     user_dataset)
+from guidedrec_jax.benchmark import guided, recommend_dataset, recommender_run, user_dataset
 
 
 def small_config():
@@ -102,14 +101,9 @@ def test_one_row_per_zoo_model_with_finite_predictions(run, first_and_second):
   table = first["table"]
   assert sorted(table["model"]) == sorted(first["zoo_names"])
   assert len(first["zoo_names"]) == 3
-  assert np.isfinite(table["predicted_top1"]).all() and (table["spread"] >= 0).all()
-  chosen = first["ranking"][1]
-  key = "predicted_top1" if chosen == "recommender" else "similar_datasets_z"
-  assert table[key].is_monotonic_decreasing
-  assert list(table["rank"]) == [1, 2, 3]
+  assert np.isfinite(table["predicted_top1"]).all()
+  assert table["score"].is_monotonic_decreasing and list(table["rank"]) == [1, 2, 3]
   assert {f"ms_{s}" for s in config.scores} <= set(table.columns)
-  for path in first["paths"]:
-    assert path.stat().st_size > 0
   assert pd.read_csv(first["paths"][0])["model"].tolist() == table["model"].tolist()
   # The dataset's own features: what fine-tuning would train on, classes, difficulty (the
   # configured score of the configured fixed model on this probe set).
@@ -119,47 +113,52 @@ def test_one_row_per_zoo_model_with_finite_predictions(run, first_and_second):
                                "difficulty": pytest.approx(logme)}
 
 
-def test_similar_datasets_column_is_the_weighted_history_mean(run, first_and_second):
+def test_order_prediction_interval_and_plot_agree(run, first_and_second):
+  """One ranking: the table's order, its predicted_top1 (in [chance, 100], inside its
+  interval) and the plot's bars (top to bottom) are the same."""
+  first, _ = first_and_second
+  table = first["table"]
+  chance = 100 / 3
+  assert table["predicted_top1"].is_monotonic_decreasing
+  for column in ("predicted_low", "predicted_top1", "predicted_high"):
+    assert table[column].between(chance, 100).all(), column
+  assert (table["predicted_low"] <= table["predicted_top1"]).all()
+  assert (table["predicted_top1"] <= table["predicted_high"]).all()
+  assert (table["predicted_high"] > table["predicted_low"]).any()
+  png = first["paths"][2]
+  pixels = np.asarray(Image.open(png).convert("L"), np.float64)
+  assert pixels.std() > 10  # a drawn figure, not a blank canvas
+
+
+def test_saved_blend_weights_and_similar_datasets_in_the_report(run, first_and_second):
   config, workdir = run
   first, _ = first_and_second
+  saved = recommender_run.load_for_config(config, workdir)
+  names = list(saved.fitted.names)
+  assert list(first["weights"]) == names
+  assert sum(first["weights"].values()) == pytest.approx(1.0)
+  assert ("blend weights: " + ", ".join(f"{n} {w:.2f}" for n, w in first["weights"].items())
+          in first["report"])
+  # Each member's vote is a column; the score is their weighted sum.
+  votes = np.stack([first["table"][f"z: {n}"] for n in names], 1)
+  np.testing.assert_allclose(votes @ saved.fitted.weights, first["table"]["score"], atol=1e-9)
   weights, source = first["similar"]
   assert sorted(weights.index) == sorted(config.tasks) and source == "scores"
   assert weights.sum() == pytest.approx(1.0) and weights.is_monotonic_decreasing
-  history = recommender_run.run_history(config, workdir)
-  z = history.assign(z=history.groupby("dataset")["top1"].transform(
-      lambda v: (v - v.mean()) / v.std(ddof=0))).pivot(index="dataset", columns="model",
-                                                          values="z")
-  want = (z.mul(weights.reindex(z.index), axis=0)).sum(axis=0)
-  got = first["table"].set_index("model")["similar_datasets_z"]
-  np.testing.assert_allclose(got.reindex(want.index), want, atol=1e-9)
   assert "resembles (scores similarity; weights of the history's datasets): " in first["report"]
 
 
-def test_auto_ranking_keeps_the_lower_leave_one_task_out_regret(run, first_and_second):
+def test_ranking_never_retrains(run, first_and_second, monkeypatch):
+  """A second call ranks with the saved recommender: no method is fitted."""
   config, workdir = run
-  first, _ = first_and_second
-  asked, chosen, regrets = first["ranking"]
-  history = recommender_run.run_history(config, workdir)
-  methods = regret.ranking_methods(config.recommender, config.recommend.similar_tau)
-  per_task = regret.leave_one_task_out(history, methods, ks=(1,))
-  means = per_task.groupby("method")["regret"].mean()
-  own, similar = list(methods)
-  assert asked == "auto" and regrets == pytest.approx(means.to_dict())
-  assert chosen == ("similar_datasets" if means[similar] < means[own] else "recommender")
-  assert f"ranked by {chosen} (rank_by=auto; regret@1 with each benchmark task held out: " \
-      in first["report"]
-
-
-@pytest.mark.parametrize("rank_by, key", [("similar_datasets", "similar_datasets_z"),
-                                          ("recommender", "predicted_top1")])
-def test_rank_by_orders_the_table(run, first_and_second, rank_by, key):
-  config, workdir = run
+  from guidedrec_jax.recommender import blend  # pylint: disable=import-outside-toplevel
+  def refuse(*args, **kwargs):
+    raise AssertionError("recommend.py --dataset fitted a method")
+  monkeypatch.setattr(blend.BlendMethod, "fit", refuse)
   spec = first_and_second[0]["user"].spec
-  result = recommend_dataset.run(config, workdir, {"dataset": spec, "rank_by": rank_by})
-  table = result["table"]
-  assert table[key].is_monotonic_decreasing and result["ranking"] == (rank_by, rank_by, {})
+  result = recommend_dataset.run(config, workdir, {"dataset": spec})
   assert result["extract"]["computed"] == 0  # features cached by the fixture's calls
-  assert f"ranked by {rank_by} (rank_by={rank_by})" in result["report"]
+  assert result["table"]["model"].tolist() == first_and_second[0]["table"]["model"].tolist()
 
 
 def test_unreadable_images_are_skipped_and_counted(first_and_second):
@@ -202,7 +201,7 @@ def test_train_recommender_on_the_run_and_a_csv(run, tmp_path):
   extra.to_csv(tmp_path / "other.csv", index=False)
   config.histories = (f"csv:{tmp_path / 'other.csv'}",)
   model = recommender_run.train_recommender(config, tmp_path / "out")
-  assert len(model.members) == len(config.recommender.seeds)
+  assert model.meta["block"]["type"] == "blend" and model.name.startswith("blend (")
   assert "other" in model.meta["datasets"] and len(model.meta["datasets"]) == 4
   rows = pd.read_csv(tmp_path / "out" / "train_recommender" / "training_rows.csv")
   assert rows["rows"].sum() == model.meta["num_rows"] == 4 * len(ZOO)
@@ -234,8 +233,7 @@ def no_extraction(monkeypatch):
     (lambda root: write_folder(root), {"families": ("transformer",)}, "families"),
     (lambda root: write_folder(root), {"max_params": 1e-6}, "leave no zoo model"),
     (lambda root: write_folder(root), {"max_gmacs": -1.0}, "max_gmacs must be"),
-    (lambda root: write_folder(root), {"rank_by": "params"}, "rank_by must be one of"),
-    (lambda root: write_folder(root), {"similar_tau": 0.0}, "similar_tau must be"),
+    (lambda root: write_folder(root), {"families": "mobilenet"}, "families must be a sequence"),
 ])
 def test_bad_input_fails_before_extraction(run, tmp_path, no_extraction, make, overrides, match):
   config, workdir = run
@@ -255,13 +253,12 @@ def test_missing_folder_and_bad_finetune_top(run, tmp_path, no_extraction):
                                             "finetune_top": -1})
 
 
-def test_refuses_a_recommender_of_another_field_set_or_code_version(run, tmp_path,
-                                                                     no_extraction):
+def test_refuses_a_recommender_of_another_block_or_code_version(run, tmp_path, no_extraction):
   config, workdir = run
   folder = write_folder(tmp_path / "data")
   other = small_config()
-  other.recommender.method.fields = "d,m"
-  with pytest.raises(ValueError, match="field set 'd,m,S_logme'.*'d,m'"):
+  other.recommender.shrink = 0.5
+  with pytest.raises(ValueError, match=r"another method block \(keys \['shrink'\]"):
     recommend_dataset.run(other, workdir, {"dataset": f"folder:{folder}"})
   copy = tmp_path / "recommender"
   shutil.copytree(workdir / recommender_run.DIRECTORY, copy)

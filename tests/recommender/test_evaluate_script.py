@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from guidedrec_jax.recommender import evaluate
+from guidedrec_jax.recommender import evaluate, protocols
 
 from configs import setting1_timm, setting2_timm, setting3, setting3_parc
 
@@ -36,8 +36,10 @@ def test_script_writes_tables_plots_and_metrics(shared_dir, tmp_path):
                "per_dataset_pearson.png", "per_dataset_regret.png", "latent_covariance.png"):
     assert (workdir / name).stat().st_size > 0, name
   summary = pd.read_csv(workdir / "summary.csv")
-  assert "source_images" in set(summary["method"]) and "FM (d,m)" in set(summary["method"])
-  assert len(summary) == 4 + 1 + 2 + 2  # heuristics, model mean, ridge, FM (smoke: FM only)
+  assert list(summary["method"]) == [
+      "recommender", "source_images", "params_m", "arch_imagenet_top1", "layers", "model mean",
+      "ridge (d,m)", "ridge (d,m,src)", "FM (d,m)", "FM (d,m,src)"]  # smoke: FM only
+  assert summary["mae_mean"].notna().tolist() == [True] + [False] * 4 + [True] + [False] * 4
   records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
   assert records[-1]["event"] == "done"
   assert json.loads((workdir / "config.json").read_text())["protocol"] == "setting3"
@@ -59,15 +61,57 @@ def test_csv_history_with_scores_adds_score_baselines_and_fields(tmp_path):
   config.history.source = "csv"
   config.history.path = str(tmp_path / "history.csv")
   config.history.scores_path = str(tmp_path / "scores.csv")
-  config.models = ()
-  config.ridge_field_sets = ("d,m", "with S=d,m,S_logme")
+  config.methods = (dict(type="ridge", fields="d,m"),
+                    dict(type="ridge", fields="with S=d,m,S_logme"))
   summary = evaluate.evaluate(config, tmp_path / "run").set_index("method")
+  assert list(summary.index) == ["recommender", "ridge (d,m)", "ridge (with S)", "S_logme"]
   assert summary.loc["S_logme", "pearson_mean"] == pytest.approx(1.0)  # the planted truth
   assert summary.loc["ridge (with S)", "pearson_mean"] > 0.95
   assert summary.loc["ridge (d,m)", "pearson_mean"] < 0.9
   config.history.source = "tfds"
   with pytest.raises(ValueError, match="history.source"):
     evaluate.evaluate(config, tmp_path / "bad")
+
+
+def test_an_unregistered_score_is_refused_until_declared():
+  rng = np.random.default_rng(2)
+  quality = rng.normal(size=6)
+  history = pd.DataFrame({"dataset": np.repeat(["a", "b", "c"], 6), "model": [f"m{i}" for i in
+                                                                             range(6)] * 3,
+                          "top1": 60 + 5 * np.tile(quality, 3), "ms_otce": -np.tile(quality, 3),
+                          "ms_logme": np.tile(quality, 3)})
+  config = evaluate.default_config()
+  with pytest.raises(ValueError, match="'otce' is not a registered score.*otce=numeric:S:-"):
+    evaluate.build_methods(config, history)
+  config.history.fields = "otce=numeric:S:-"
+  built = {m.name: m for m in evaluate.build_methods(config, history)}
+  assert built["S_otce"].sign == -1.0 and built["S_logme"].sign == 1.0  # registered: no need
+
+
+def test_declaring_a_joined_scores_direction_adds_no_column(tmp_path):
+  """The refusal tells the user to declare `otce=numeric:S:-` for a score joined from
+  `history.scores_path` (`generic.declared_signs`: "it also gives the direction of a score of
+  that name joined from a scores table"): the declaration must load, add no `otce` row (the
+  history has `ms_otce`, no `otce` column) and let the S fields train."""
+  rng = np.random.default_rng(3)
+  quality = rng.normal(size=6)
+  history = pd.DataFrame({"dataset": np.repeat(["a", "b", "c"], 6),
+                          "model": [f"m{i}" for i in range(6)] * 3,
+                          "top1": 60 + 5 * np.tile(quality, 3)})
+  history.to_csv(tmp_path / "h.csv", index=False)
+  history[["dataset", "model"]].assign(otce=-history["top1"]).to_csv(tmp_path / "s.csv",
+                                                                     index=False)
+  config = evaluate.default_config()
+  config.protocol = "setting3"
+  config.history.update(dict(source="csv", path=str(tmp_path / "h.csv"),
+                             scores_path=str(tmp_path / "s.csv"), fields="otce=numeric:S:-"))
+  config.methods = (dict(type="ridge", fields="d,m,S"),)
+  loaded = evaluate.load_configured_history(config.history)
+  assert "ms_otce" in loaded.columns
+  built = evaluate.build_methods(config, loaded)
+  assert [m.name for m in built] == ["recommender", "ridge (d,m,S)", "S_otce"]
+  summary = protocols.summarize(protocols.setting3(loaded, built)).set_index("method")
+  assert summary.loc["S_otce", "pearson_mean"] == pytest.approx(1.0)
 
 
 def test_difficulty_comes_from_a_fixed_models_score(tmp_path):
@@ -97,8 +141,8 @@ def test_setting3_on_any_csv_with_declared_fields_and_wide_scores(tmp_path):
            "depth": 10 + m} for d in range(3) for m in range(8)]
   history = pd.DataFrame(rows + [dict(rows[0], acc=0.1)])  # a repeated, worse run
   history.to_csv(tmp_path / "h.csv", index=False)
-  wide = history[["dataset", "model"]].assign(myscore=[quality[int(m[1:])] for m in
-                                                       history["model"]]).drop_duplicates()
+  wide = history[["dataset", "model"]].assign(logme=[quality[int(m[1:])] for m in
+                                                     history["model"]]).drop_duplicates()
   wide.to_csv(tmp_path / "s.csv", index=False)
   workdir = tmp_path / "run"
   common = [sys.executable, "scripts/evaluate.py", "--config=configs/setting3.py:smoke",
@@ -112,9 +156,9 @@ def test_setting3_on_any_csv_with_declared_fields_and_wide_scores(tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr[-3000:]
   summary = pd.read_csv(workdir / "summary.csv").set_index("method")
-  assert {"model mean (train)", "S_myscore", "ridge (d,m,S)", "trees (d,m,S)",
-          "FM (d,m,S) selected"} <= set(summary.index)
-  assert summary.loc["S_myscore", "pearson_mean"] > 0.99
-  records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
-  chosen = [r for r in records if r["event"] == "selection"]
-  assert len(chosen) == 2 and all(len(r["train_datasets"]) == 2 for r in chosen)
+  assert list(summary.index) == ["recommender", "model mean", "similar datasets (tau=1)",
+                                 "ridge (d,m,S)", "trees (d,m,S)", "FM (d,m,S)", "S_logme"]
+  assert summary.loc["S_logme", "pearson_mean"] > 0.99
+  assert summary.loc["recommender", "pearson_mean"] > 0.9  # the blend follows the score
+  assert summary["num_datasets"].eq(2).all()  # smoke: two datasets held out
+  assert np.isfinite(summary.loc[["recommender", "model mean"], "mae_mean"]).all()

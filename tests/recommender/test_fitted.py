@@ -1,8 +1,7 @@
-"""The fitted recommender: fit/predict split, state round trip, new datasets, config builder."""
+"""The fitted recommender: fit/predict split, state round trip, new datasets, preprocessing."""
 
 import json
 
-import ml_collections
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,31 +9,16 @@ import pytest
 from guidedrec_jax import io
 from guidedrec_jax.recommender import fitted, methods, preprocess
 from guidedrec_jax.recommender import train as train_lib
+from tests.recommender import histories
 
 
-def _history(num_datasets=4, num_models=12, seed=0):
-  rng = np.random.default_rng(seed)
-  quality = rng.normal(size=num_models)
-  rows = []
-  for d in range(num_datasets):
-    level = rng.uniform(40, 90)
-    for m in range(num_models):
-      rows.append({"dataset": f"d{d}", "model": f"m{m}",
-                   "top1": level + 5 * quality[m] + rng.normal(scale=0.5),
-                   "num_train": 1000 * (d + 1), "num_classes": 10 + d,
-                   "family": "resnet" if m % 2 else "vit", "input_size": 224,
-                   "params_m": 1.0 + m, "gmacs": 0.5 + m, "pretrain_domain": "in1k",
-                   # A score with a per-dataset level and the right within-dataset order.
-                   "ms_hscore": 100 * d + quality[m] + rng.normal(scale=0.1)})
-  return pd.DataFrame(rows)
+def _history():
+  # A score with a per-dataset level (H-score-like) and the right within-dataset order.
+  return histories.history(4, 12, scores=("hscore",), score_level=100.0)
 
 
-def _new_dataset(num_models=12):
-  """All zoo models on an unseen dataset, plus one model with no history at all."""
-  frame = _history(num_datasets=1, num_models=num_models, seed=5).drop(columns="top1")
-  extra = frame.iloc[:1].assign(model="brand_new", family="convnext", params_m=7.5)
-  return pd.concat([frame, extra], ignore_index=True).assign(dataset="unseen",
-                                                             num_train=777, num_classes=33)
+def _new_dataset():
+  return histories.new_dataset(12, scores=("hscore",), score_level=100.0)
 
 
 TRAIN = train_lib.TrainConfig(rank=2, epochs=3, batch_size=16, patience=0)
@@ -108,42 +92,42 @@ def test_from_state_refuses_mismatches():
     fitted.Fitted.from_state(arrays, {**meta, "encoder": {}})
 
 
-def test_method_from_config_builds_each_kind():
-  block = methods.default_method_config()
-  block.update(dict(model="ridge", fields="d,m", ridge_l2=2.0))
-  ridge = methods.method_from_config(block)
-  assert isinstance(ridge, methods.RidgeMethod) and ridge.l2 == 2.0
-  fm = methods.method_from_config({"model": "fm", "num_seeds": 3, "train": {"rank": 5}}, seed=7)
-  assert isinstance(fm, methods.RecommenderMethod) and fm.name == "FM (d,m)"
-  assert (fm.config.rank, fm.config.seed, fm.num_seeds) == (5, 7, 3)
-  assert fm.target == "dataset_z" and fm.score_norm == "dataset_z"
-  assert isinstance(methods.method_from_config(ml_collections.ConfigDict({"model": "lr"})),
-                    methods.RecommenderMethod)
-  with pytest.raises(ValueError, match="unknown keys.*'modle'"):
-    methods.method_from_config({"modle": "fm"})
-  with pytest.raises(ValueError, match="train has unknown keys.*'rnak'"):
-    methods.method_from_config({"train": {"rnak": 3}})
-  with pytest.raises(ValueError, match="model must be one of"):
-    methods.method_from_config({"model": "svm"})
-  with pytest.raises(ValueError, match="score_norm"):
-    methods.method_from_config({"score_norm": "minmax"})
+def test_ridge_checks_its_penalty_and_seeds():
+  with pytest.raises(ValueError, match="l2 must be > 0"):
+    methods.RidgeMethod("r", "d,m", l2=0.0).fit(_history())
+  with pytest.raises(ValueError, match="num_seeds must be >= 1"):
+    methods.RecommenderMethod("fm", "d,m", TRAIN, num_seeds=0).fit(_history())
 
 
 def test_preprocess_targets_and_score_signs():
   frame = pd.DataFrame({"dataset": ["a"] * 3 + ["b"] * 3, "top1": [1.0, 2, 4, 10, 10, 10],
                         "ms_ncti_vc": [3.0, 2, 1, 5, 6, np.nan], "ms_mine": [1.0, 2, 3, 4, 5, 6]})
-  z = preprocess.Preprocess("dataset_z", "dataset_z").training_rows(frame)
+  declared = (("mine", -1.0),)
+  z = preprocess.Preprocess("dataset_z", "dataset_z", declared).training_rows(frame)
   a = np.array([1.0, 2, 4])
   np.testing.assert_allclose(z["top1"][:3], (a - a.mean()) / a.std())
   np.testing.assert_array_equal(z["top1"][3:], 0.0)  # a constant dataset
   # ncti_vc is lower-is-better in the registry: signed, then z-scored within each dataset.
   np.testing.assert_allclose(z["ms_ncti_vc"][:3], [-1.2247449, 0, 1.2247449], rtol=1e-6)
   assert np.isnan(z["ms_ncti_vc"][5])
-  rank = preprocess.Preprocess("dataset_rank", "dataset_rank").training_rows(frame)
+  rank = preprocess.Preprocess("dataset_rank", "dataset_rank", declared).training_rows(frame)
   np.testing.assert_allclose(rank["top1"][:3], [-1.2247449, 0, 1.2247449], rtol=1e-6)
-  raw = preprocess.Preprocess().training_rows(frame)
+  raw = preprocess.Preprocess(signs=declared).training_rows(frame)
   np.testing.assert_array_equal(raw["ms_ncti_vc"], -frame["ms_ncti_vc"])
-  np.testing.assert_array_equal(raw["ms_mine"], frame["ms_mine"])  # unknown: higher is better
+  np.testing.assert_array_equal(raw["ms_mine"], -frame["ms_mine"])  # declared lower-is-better
   assert preprocess.score_sign("ncti_vc") == -1.0 and preprocess.score_sign("logme") == 1.0
+  # A declaration overrides the registry; an undeclared unregistered score is refused.
+  assert preprocess.score_sign("logme", {"logme": -1.0}) == -1.0
+  with pytest.raises(ValueError, match="'mine' is not a registered score.*mine=numeric:S:-"):
+    preprocess.Preprocess().training_rows(frame)
   with pytest.raises(ValueError, match="target must be one of"):
     preprocess.Preprocess("log")
+  with pytest.raises(ValueError, match="signs must map"):
+    preprocess.Preprocess(signs=(("mine", 2.0),))
+
+
+def test_preprocess_json_round_trip():
+  choice = preprocess.Preprocess("dataset_rank", "global_z", (("otce", -1.0),))
+  assert preprocess.Preprocess.from_json(json.loads(json.dumps(choice.to_json()))) == choice
+  with pytest.raises(ValueError, match="not a Preprocess state"):
+    preprocess.Preprocess.from_json({"target": "raw"})

@@ -20,7 +20,9 @@ def test_against_scipy_and_regret_by_hand():
 
 def test_perfect_and_reversed_rankings():
   true = np.array([60.0, 70.0, 90.0, 80.0])
-  assert metrics.dataset_metrics(true, true) == {
+  perfect = metrics.dataset_metrics(true, true)
+  assert np.isnan(perfect.pop("mae"))  # no top-1 prediction given
+  assert perfect == {
       "num_models": 4, "regret": 0.0, "regret3": 0.0, "pearson": pytest.approx(1.0),
       "spearman": pytest.approx(1.0), "kendall": pytest.approx(1.0)}
   reversed_ = metrics.dataset_metrics(-true, true)
@@ -46,6 +48,21 @@ def test_per_dataset_and_mean_skip_small_datasets():
   summary = metrics.mean_over_datasets(table)
   assert summary["pearson"] == pytest.approx(1.0) and summary["num_datasets"] == 1
   assert summary["regret"] == pytest.approx(0.5)  # (1 + 0) / 2 over both datasets
+
+
+def test_mae_is_the_mean_absolute_top1_error():
+  rng = np.random.default_rng(1)
+  true, top1 = rng.uniform(40, 90, 7), rng.uniform(40, 90, 7)
+  out = metrics.dataset_metrics(rng.normal(size=7), true, top1)
+  assert out["mae"] == pytest.approx(sum(abs(a - b) for a, b in zip(top1, true)) / 7,
+                                     rel=1e-12)
+  assert metrics.dataset_metrics([1.0, 2.0], [70.0, 60.0], [65.0, 65.0])["mae"] == 5.0
+  assert np.isnan(metrics.dataset_metrics(true, true, np.where(true > 60, top1, np.nan))["mae"])
+  frame = pd.DataFrame({"dataset": ["a", "a", "b", "b", "b"], "top1": [1.0, 3, 5, 6, 7]})
+  table = metrics.per_dataset(frame, np.arange(5.0), top1=np.array([2.0, 2, 5, 5, 5]))
+  np.testing.assert_allclose(table["mae"], [1.0, 1.0])
+  assert metrics.mean_over_datasets(table)["mae"] == 1.0
+  assert metrics.per_dataset(frame, np.arange(5.0))["mae"].isna().all()
 
 
 def test_bad_input_raises():

@@ -6,28 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from guidedrec_jax.recommender import features, neighbors, preprocess, priors, protocols
+from guidedrec_jax.recommender import baselines, blend, field_encoding, neighbors, preprocess, priors
+from guidedrec_jax.recommender import registry
+from tests.recommender import histories
 
 
-def _zoo(seed=0):
-  """Two families of target datasets (A: a0..a2, B: b0..b2) that rank 12 models oppositely.
-
-  Models m0..m5 are pre-trained on a source; `src_<target>` models exist for a0 and b0, and a
-  source-A model transfers well to A datasets (and poorly to B), so a held-out a0 is
-  recognised as an A dataset through its own source models.
-  """
-  rng = np.random.default_rng(seed)
-  quality = rng.normal(size=12)
-  sources = ["a0", "a0", "b0", "b0", "imagenet", "imagenet"] + ["imagenet"] * 6
-  rows = []
-  for d in ["a0", "a1", "a2", "b0", "b1", "b2"]:
-    sign = 1.0 if d.startswith("a") else -1.0
-    for m in range(12):
-      affinity = {"a": 1.0, "b": -1.0}.get(sources[m][0], 0.0) * sign
-      rows.append({"dataset": d, "model": f"m{m}", "source_data": sources[m],
-                   "top1": 60 + 5 * sign * quality[m] + 3 * affinity + rng.normal(scale=0.2),
-                   "ms_logme": sign * quality[m] + rng.normal(scale=0.05)})
-  return pd.DataFrame(rows)
+_zoo = histories.two_families
 
 
 def _loo(history, method):
@@ -43,7 +27,7 @@ def test_uniform_similarity_is_the_model_mean():
   history = _zoo().drop(columns=["ms_logme", "source_data"])
   train, test = history[history.dataset != "a0"], history[history.dataset == "a0"]
   got = neighbors.NeighborMethod("nb", similarity="uniform").fit_predict(train, test)
-  want = protocols.HistoryMeanBaseline().fit_predict(train, test)
+  want = baselines.ModelMeanMethod().fit_predict(train, test)
   np.testing.assert_allclose(got, want, atol=1e-12)
 
 
@@ -70,7 +54,7 @@ def test_weights_are_a_softmax_of_standardised_similarities_brute_force():
 def test_transfer_similarity_finds_the_planted_dataset_family():
   history = _zoo().drop(columns=["ms_logme"])
   pearson_nb = _loo(history, neighbors.NeighborMethod("nb", tau=0.5))
-  pearson_mean = _loo(history, protocols.HistoryMeanBaseline())
+  pearson_mean = _loo(history, baselines.ModelMeanMethod())
   # A and B rank the models oppositely: the model mean is useless, the similar datasets are not.
   held = sorted(history["dataset"].unique())
   for i, d in enumerate(held):
@@ -144,30 +128,50 @@ def test_model_prior_field_encodes_standardised_and_survives_the_state():
   history = _zoo()
   rows = preprocess.Preprocess("dataset_z", "dataset_z").training_rows(
       history[history.dataset != "a0"])
-  encoder = features.FeatureEncoder(features.resolve_fields("model_id,model_prior",
+  encoder = field_encoding.FeatureEncoder(field_encoding.resolve_fields("model_id,model_prior",
                                                             rows.columns))
   pairs = encoder.fit_transform(rows)
   prior = pairs.values[:, 1]
   assert abs(prior.mean()) < 1e-5 and prior.std() == pytest.approx(1.0, abs=1e-5)
   test = history[history.dataset == "a0"]
-  again = features.FeatureEncoder.from_state(json.loads(json.dumps(encoder.get_state())))
+  again = field_encoding.FeatureEncoder.from_state(json.loads(json.dumps(encoder.get_state())))
   np.testing.assert_array_equal(again.transform(test).values, encoder.transform(test).values)
   with pytest.raises(ValueError, match="prior fields"):
-    features.FeatureEncoder(encoder.fields).fit(rows.drop(columns=["top1"]))
+    field_encoding.FeatureEncoder(encoder.fields).fit(rows.drop(columns=["top1"]))
 
 
-def test_evaluation_config_adds_the_row_and_the_selection_candidate():
+def test_evaluation_config_adds_the_row_and_the_blend_member():
   from configs import setting3  # pylint: disable=import-outside-toplevel
-  from guidedrec_jax.recommender import evaluate, selection  # pylint: disable=import-outside-toplevel
+  from guidedrec_jax.recommender import evaluate  # pylint: disable=import-outside-toplevel
   config = setting3.get_config("smoke")
   history = _zoo()
   built = evaluate.build_methods(config, history)
   rows = [m for m in built if isinstance(m, neighbors.NeighborMethod)]
   assert [m.name for m in rows] == ["similar datasets (tau=1)"]
-  chosen = [m for m in built if isinstance(m, selection.SelectedMethod)]
-  assert chosen and any(isinstance(c, neighbors.NeighborMethod) for c in chosen[0].candidates)
-  # The selection can pick it and returns its fit, with the choice recorded.
-  only = selection.SelectedMethod("sel", [neighbors.NeighborMethod("nb", 0.5),
-                                          protocols.HistoryMeanBaseline()])
-  fitted = only.fit(history[history.dataset != "a0"])
-  assert fitted.info["selection"]["chosen"] == "nb"
+  recommender = built[0]
+  assert recommender.name == "recommender" and isinstance(recommender, blend.BlendMethod)
+  assert any(isinstance(m, neighbors.NeighborMethod) for m in recommender.members)
+  # A blend of it and the model mean weighs the one that ranks the held-out family right.
+  method = registry.build(dict(type="blend", penalty=0.0, shrink=0.0, members=[
+      dict(type="similar_datasets", tau=0.5), dict(type="model_mean")]))
+  fitted = method.fit(history[history.dataset != "a0"])
+  assert fitted.weights[0] > 0.9
+
+
+def test_score_similarity_signs_a_declared_score():
+  """An unregistered score needs a declared direction; declared, it finds the family as a
+  registered one does (the negated score declared lower-is-better)."""
+  history = _zoo().drop(columns=["source_data"])
+  flipped = history.assign(ms_otce=-history["ms_logme"]).drop(columns="ms_logme")
+  with pytest.raises(ValueError, match="otce"):
+    neighbors.NeighborMethod("nb").fit(flipped)
+  method = registry.build(dict(type="similar_datasets", tau=0.5), "otce=numeric:S:-")
+  assert method.signs == (("otce", -1.0),)
+  train, test = flipped[flipped.dataset != "a1"], flipped[flipped.dataset == "a1"]
+  fitted = method.fit(train)
+  want = neighbors.NeighborMethod("nb", tau=0.5).fit(history[history.dataset != "a1"])
+  np.testing.assert_allclose(fitted.predict(test),
+                             want.predict(history[history.dataset == "a1"]), atol=1e-12)
+  again = neighbors.NeighborFitted.from_state(*fitted.to_state())
+  assert again.signs == (("otce", -1.0),)
+  np.testing.assert_array_equal(again.predict(test), fitted.predict(test))

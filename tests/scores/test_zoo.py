@@ -5,6 +5,7 @@ import pytest
 
 import jax
 
+from guidedrec_jax.cost import memory
 from guidedrec_jax.scores import checked, etran, leep, ncti, parc, registry, sfda, zoo
 from tests.scores import fixtures
 
@@ -143,6 +144,11 @@ def test_table_rows():
     (dict(features={"a": np.full((N, 64), np.nan)}), "features\\['a'\\]"),
     (dict(features={"a": np.ones((N, 64)), "b": np.ones((N - 1, 64))}), "features\\['b'\\]"),
     (dict(features={"a": np.ones((N, 32)), "b": np.ones((N, 32))}, scores=["ncti"]), "D >= 64"),
+    (dict(max_bytes=0), "max_bytes"),
+    (dict(max_bytes=1.5e9), "max_bytes"),
+    (dict(max_bytes=True), "max_bytes"),
+    # sfda at D=96 (float64): one model is 3 copies x 8 bytes x 240 x 96 = 552,960 bytes.
+    (dict(max_bytes=552_959), "max_bytes=552959 is below one model"),
 ])
 def test_validation_before_any_work(change, match):
   features, labels, probs = _zoo()
@@ -150,3 +156,38 @@ def test_validation_before_any_work(change, match):
   kwargs.update(change)
   with pytest.raises(ValueError, match=match):
     zoo.score_zoo(**kwargs)
+
+
+def test_chunk_sizes_by_hand():
+  assert memory.chunk_sizes(5, 10, 100) == [5]  # fits: one chunk, no padding
+  assert memory.chunk_sizes(5, 10, 20) == [2, 2, 1]  # 2 a chunk -> 3 chunks
+  assert memory.chunk_sizes(50, 10, 200) == [17, 17, 16]  # 20 a chunk -> 3 near-equal
+  assert memory.chunk_sizes(7, 10, 10) == [1] * 7
+  assert memory.group_bytes(2, 240, 96, 7, 8) == 3 * 8 * 2 * 240 * 103
+  with pytest.raises(ValueError, match="max_bytes"):
+    memory.chunk_sizes(3, 10, 9)
+  assert memory.default_max_bytes() == memory.machine_memory_bytes() // 8 > 0
+
+
+def test_split_zoo_equals_unsplit():
+  # 8 models, D 64 (5 models) / 96 / 128; a budget of 2 models at D=64 splits the D=64
+  # groups into chunks of 2, 2 and 1 (padded to 2), the larger D into single models; the
+  # zoo-level etran combines components across the chunks.
+  features, labels, probs = _zoo(seed=5, dims=(64, 96, 64, 128, 64, 96, 64, 64))
+  names = ["logme", "sfda", "leep", "etran", "lfc"]
+  whole = zoo.score_zoo(features, labels, names, source_probs=probs, shard=False)
+  budget = memory.group_bytes(2, N, 64, 0, 8)
+  split = zoo.score_zoo(features, labels, names, source_probs=probs, shard=False,
+                        max_bytes=budget)
+  groups = zoo._groups({m: f.shape[1] for m, f in features.items()},
+                       {m: p.shape[1] for m, p in probs.items()},
+                       zoo._score_units(names), "buckets", N)
+  sfda_64 = next(g for g in groups if g.specs[0].name == "sfda" and g.dim == 64)
+  assert zoo._chunks(sfda_64, N, {}, budget) == [("m0", "m2"), ("m4", "m6"), ("m7",)]
+  sfda_96 = next(g for g in groups if g.specs[0].name == "sfda" and g.dim == 96)
+  assert zoo._chunks(sfda_96, N, {}, budget) == [("m1",), ("m5",)]
+  for model in features:
+    assert list(split[model]) == names
+    for name in names:
+      np.testing.assert_allclose(split[model][name], whole[model][name], rtol=1e-9,
+                                 err_msg=f"{model} {name}")

@@ -165,6 +165,12 @@ def test_bad_requests_fail_before_any_model_runs(tmp_path, forward_calls):
   with pytest.raises(ValueError, match="dataset.labels"):
     extract.extract_features("lcnet_050", _with(data, labels=data.labels.astype(np.int32)),
                              tmp_path, PROBE)
+  with pytest.raises(ValueError, match="precision"):
+    extract.extract_features("lcnet_050", data, tmp_path, PROBE, precision="fp16")
+  with pytest.raises(ValueError, match="channels_last"):
+    extract.extract_features("lcnet_050", data, tmp_path, PROBE, channels_last="yes")
+  with pytest.raises(ValueError, match="device"):
+    extract.extract_features("lcnet_050", data, tmp_path, PROBE, device="gpu7")
   assert not forward_calls and not (tmp_path / "features").exists()
 
 
@@ -197,3 +203,33 @@ def test_probe_set_description_is_the_probe_meta(tmp_path):
   path = extract.extract_features("lcnet_050", subset, tmp_path, description)
   _, meta = io.load_arrays(path)
   assert meta["probe_seed"] == 3 and meta["probe"] == description and meta["n"] == 6
+
+
+def test_precision_is_recorded_matched_and_features_stay_float32(tmp_path, forward_calls):
+  data = _dataset(n=6, size=32, channels=3)
+  path = extract.extract_features("mobilenetv2_100", data, tmp_path, PROBE, input_size=32)
+  fp32, meta = io.load_arrays(path)
+  assert (meta["precision"], meta["device"], meta["channels_last"]) == ("fp32", "cpu", False)
+  forward_calls.clear()
+  # A bf16 request never reuses the fp32 cache (and vice versa): the precision is matched.
+  extract.extract_features("mobilenetv2_100", data, tmp_path, PROBE, input_size=32,
+                           precision="bf16")
+  assert forward_calls, "an fp32 cache served a bf16 request"
+  bf16, meta = io.load_arrays(path)
+  assert meta["precision"] == "bf16"
+  for name in ("features", "source_probs"):
+    assert bf16[name].dtype == np.float32 and bf16[name].shape == fp32[name].shape
+    assert not np.array_equal(bf16[name], fp32[name])  # autocast did run in bf16
+  # bf16 keeps ~3 significant digits: close to the fp32 features, not equal.
+  scale = np.abs(fp32["features"]).max()
+  np.testing.assert_allclose(bf16["features"], fp32["features"], rtol=0, atol=0.05 * scale)
+  np.testing.assert_allclose(bf16["source_probs"].sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_channels_last_fp32_features_match(tmp_path):
+  data = _dataset(n=5, channels=3)
+  plain = extract.extract_features("resnet10t", data, tmp_path / "a", PROBE)
+  nhwc = extract.extract_features("resnet10t", data, tmp_path / "b", PROBE, channels_last=True)
+  a, (b, meta) = io.load_arrays(plain)[0]["features"], io.load_arrays(nhwc)
+  assert meta["channels_last"] and meta["precision"] == "fp32"
+  np.testing.assert_allclose(a, b["features"], rtol=1e-4, atol=1e-5)

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from guidedrec_jax.recommender import features
+from guidedrec_jax.recommender import field_encoding
 
 
 def _frame(models=("m1", "m2", "m3", "m4"), dataset="a", params=(1.0, 10.0, 100.0, 1000.0),
@@ -19,22 +19,22 @@ def _frame(models=("m1", "m2", "m3", "m4"), dataset="a", params=(1.0, 10.0, 100.
 
 def test_resolve_fields_field_sets():
   columns = _frame().columns
-  names = [f.name for f in features.resolve_fields("d,m", columns)]
+  names = [f.name for f in field_encoding.resolve_fields("d,m", columns)]
   assert names == ["dataset_id", "num_train", "num_classes", "model_id", "family",
                    "pretrain_domain", "input_size", "params", "gmacs"]  # no difficulty column
-  with_score = features.resolve_fields("d,m,S_logme", columns)
+  with_score = field_encoding.resolve_fields("d,m,S_logme", columns)
   assert with_score[-1].name == "S_logme" and with_score[-1].group == "S"
-  assert [f.name for f in features.resolve_fields("S", columns)] == ["S_logme"]
+  assert [f.name for f in field_encoding.resolve_fields("S", columns)] == ["S_logme"]
   with pytest.raises(ValueError, match="S_nce.*ms_nce"):
-    features.resolve_fields("d,S_nce", columns)
+    field_encoding.resolve_fields("d,S_nce", columns)
   with pytest.raises(ValueError, match="'x'"):
-    features.resolve_fields("d,x", columns)
+    field_encoding.resolve_fields("d,x", columns)
   with pytest.raises(ValueError, match="source_data"):
-    features.resolve_fields("source_data", columns)
+    field_encoding.resolve_fields("source_data", columns)
 
 
 def test_numeric_statistics_come_from_training_rows_only():
-  encoder = features.FeatureEncoder(features.resolve_fields("params", _frame().columns))
+  encoder = field_encoding.FeatureEncoder(field_encoding.resolve_fields("params", _frame().columns))
   encoder.fit(_frame())
   logs = np.log([1.0, 10.0, 100.0, 1000.0])
   test = _frame(models=("m9",), params=(1e4,), families=("vit",))
@@ -43,7 +43,7 @@ def test_numeric_statistics_come_from_training_rows_only():
 
 
 def test_unknown_categories_share_an_id_valued_zero():
-  encoder = features.FeatureEncoder(features.resolve_fields("model_id,family", _frame().columns))
+  encoder = field_encoding.FeatureEncoder(field_encoding.resolve_fields("model_id,family", _frame().columns))
   encoder.fit(_frame())
   pairs = encoder.transform(_frame(models=("m1", "new1", "new2"), params=(1, 1, 1),
                                    families=("resnet", "mlp", "vit")))
@@ -56,7 +56,7 @@ def test_unknown_categories_share_an_id_valued_zero():
 
 
 def test_constant_and_missing_numeric_values_encode_as_zero():
-  encoder = features.FeatureEncoder(features.resolve_fields("num_classes,params",
+  encoder = field_encoding.FeatureEncoder(field_encoding.resolve_fields("num_classes,params",
                                                             _frame().columns))
   encoder.fit(_frame())
   test = _frame(models=("x", "y"), params=(np.nan, -1.0), families=("vit", "vit"))
@@ -65,7 +65,7 @@ def test_constant_and_missing_numeric_values_encode_as_zero():
 
 
 def test_cross_field_gives_each_category_its_own_slope():
-  encoder = features.FeatureEncoder((features.FIELDS["family_x_params"],))
+  encoder = field_encoding.FeatureEncoder((field_encoding.FIELDS["family_x_params"],))
   pairs = encoder.fit_transform(_frame())
   ids = encoder.feature_ids("family_x_params")
   np.testing.assert_array_equal(pairs.feature_ids[:, 0], ids[[0, 0, 1, 1]])
@@ -75,7 +75,7 @@ def test_cross_field_gives_each_category_its_own_slope():
 
 def test_groups_and_targets():
   frame = pd.concat([_frame(dataset="b"), _frame(dataset="a")], ignore_index=True)
-  pairs = features.FeatureEncoder(features.resolve_fields("d,m", frame.columns)).fit_transform(
+  pairs = field_encoding.FeatureEncoder(field_encoding.resolve_fields("d,m", frame.columns)).fit_transform(
       frame)
   np.testing.assert_array_equal(pairs.groups, [1] * 4 + [0] * 4)
   np.testing.assert_allclose(pairs.targets, frame["top1"])
@@ -83,13 +83,13 @@ def test_groups_and_targets():
 
 
 def test_misuse_raises():
-  encoder = features.FeatureEncoder(features.resolve_fields("d", _frame().columns))
+  encoder = field_encoding.FeatureEncoder(field_encoding.resolve_fields("d", _frame().columns))
   with pytest.raises(ValueError, match="before fit"):
     encoder.transform(_frame())
   with pytest.raises(ValueError, match="frame"):
     encoder.fit(_frame().iloc[:0])
   with pytest.raises(ValueError, match="fields"):
-    features.FeatureEncoder(())
+    field_encoding.FeatureEncoder(())
   encoder.fit(_frame())
   with pytest.raises(ValueError, match=r"\['num_train'\]"):
     encoder.transform(_frame().drop(columns=["num_train"]))
@@ -102,9 +102,9 @@ def test_state_round_trip_encodes_identically_through_json():
   train = pd.concat([_frame(), _frame(dataset="b", params=(2.0, 20.0, 200.0, 2000.0))])
   train.loc[train.index[:2], "num_classes"] = 10  # constant column: std = inf, kept as None
   spec = "d,m,S_logme,family_x_params,params_bin"
-  encoder = features.FeatureEncoder(features.resolve_fields(spec, train.columns)).fit(train)
+  encoder = field_encoding.FeatureEncoder(field_encoding.resolve_fields(spec, train.columns)).fit(train)
   state = json.loads(json.dumps(encoder.get_state(), allow_nan=False))
-  restored = features.FeatureEncoder.from_state(state)
+  restored = field_encoding.FeatureEncoder.from_state(state)
   new = _frame(models=("m1", "m9"), dataset="c", params=(3.0, 7.0), families=("vit", "mlp"))
   for frame in (train, new):
     a, b = encoder.transform(frame), restored.transform(frame)
@@ -112,38 +112,38 @@ def test_state_round_trip_encodes_identically_through_json():
     np.testing.assert_array_equal(a.values, b.values)
   assert restored.feature_names() == encoder.feature_names()
   with pytest.raises(ValueError, match="version"):
-    features.FeatureEncoder.from_state({**state, "state_version": -1})
+    field_encoding.FeatureEncoder.from_state({**state, "state_version": -1})
   with pytest.raises(ValueError, match="inconsistent"):
-    features.FeatureEncoder.from_state({**state, "offsets": state["offsets"][:-1]})
+    field_encoding.FeatureEncoder.from_state({**state, "offsets": state["offsets"][:-1]})
   with pytest.raises(ValueError, match="before fit"):
-    features.FeatureEncoder(encoder.fields).get_state()
+    field_encoding.FeatureEncoder(encoder.fields).get_state()
 
 
 def test_dataset_descriptors_as_main_effects_survive_the_state():
   import json
   train = pd.concat([_frame(), _frame(dataset="b")])
-  fields = features.with_dataset_interactions(
-      features.resolve_fields("d,m", train.columns), "id_only")
-  encoder = features.FeatureEncoder(fields).fit(train)
+  fields = field_encoding.with_dataset_interactions(
+      field_encoding.resolve_fields("d,m", train.columns), "id_only")
+  encoder = field_encoding.FeatureEncoder(fields).fit(train)
   weights = dict(zip([f.name for f in fields], encoder.interaction_weights()))
   assert weights["num_train"] == weights["num_classes"] == 0.0
   assert weights["dataset_id"] == weights["model_id"] == weights["params"] == 1.0
-  restored = features.FeatureEncoder.from_state(json.loads(json.dumps(encoder.get_state())))
+  restored = field_encoding.FeatureEncoder.from_state(json.loads(json.dumps(encoder.get_state())))
   np.testing.assert_array_equal(restored.interaction_weights(), encoder.interaction_weights())
-  assert all(f.interact for f in features.with_dataset_interactions(
-      features.resolve_fields("d,m", train.columns), "all"))
+  assert all(f.interact for f in field_encoding.with_dataset_interactions(
+      field_encoding.resolve_fields("d,m", train.columns), "all"))
   with pytest.raises(ValueError, match="d_interactions"):
-    features.with_dataset_interactions(fields, "none")
+    field_encoding.with_dataset_interactions(fields, "none")
 
 
 def test_binned_field_cuts_at_training_quantiles():
   train = _frame(models=tuple(f"m{i}" for i in range(8)), params=tuple(range(1, 9)),
                  families=("resnet",) * 8)
-  field = features.Field("p", "params_m", "binned", "m", bins=4)
-  encoder = features.FeatureEncoder((field,)).fit(train)
+  field = field_encoding.Field("p", "params_m", "binned", "m", bins=4)
+  encoder = field_encoding.FeatureEncoder((field,)).fit(train)
   np.testing.assert_allclose(encoder.edges["p"], np.quantile(np.arange(1, 9), [.25, .5, .75]))
   assert encoder.categories["p"] == ["band000", "band001", "band002", "band003",
-                                     features.UNKNOWN]
+                                     field_encoding.UNKNOWN]
   pairs = encoder.transform(train)
   np.testing.assert_array_equal(pairs.feature_ids[:, 0], [0, 0, 1, 1, 2, 2, 3, 3])
   new = _frame(models=("a", "b", "c"), params=(-5.0, 100.0, np.nan), families=("x",) * 3)
@@ -151,19 +151,19 @@ def test_binned_field_cuts_at_training_quantiles():
   np.testing.assert_array_equal(new_pairs.feature_ids[:, 0], [0, 3, 4])  # NaN: unknown
   np.testing.assert_array_equal(new_pairs.values[:, 0], [1, 1, 0])
   with pytest.raises(ValueError, match="bins >= 2"):
-    features.FeatureEncoder((features.Field("p", "params_m", "binned", "m"),))
+    field_encoding.FeatureEncoder((field_encoding.Field("p", "params_m", "binned", "m"),))
 
 
 def test_shared_field_reads_the_target_among_the_sources():
   import json
   train = pd.concat([_frame(dataset="a"), _frame(dataset="b")]).assign(
       source_data=["a", "b", "c", "x"] * 2)
-  fields = features.resolve_fields("dataset_id,source_data,target_as_source", train.columns)
-  encoder = features.FeatureEncoder(fields).fit(train)
-  assert encoder.categories["source_data"] == ["a", "b", "c", "x", features.UNKNOWN]
+  fields = field_encoding.resolve_fields("dataset_id,source_data,target_as_source", train.columns)
+  encoder = field_encoding.FeatureEncoder(fields).fit(train)
+  assert encoder.categories["source_data"] == ["a", "b", "c", "x", field_encoding.UNKNOWN]
   new = _frame(models=("m1", "m2"), dataset="c", params=(1.0, 2.0),
                families=("resnet", "vit")).assign(source_data=["c", "a"])
-  for enc in (encoder, features.FeatureEncoder.from_state(json.loads(json.dumps(
+  for enc in (encoder, field_encoding.FeatureEncoder.from_state(json.loads(json.dumps(
       encoder.get_state())))):
     pairs = enc.transform(new)
     np.testing.assert_array_equal(pairs.feature_ids[:, 2], pairs.feature_ids[0, 1])  # "c"
@@ -175,18 +175,18 @@ def test_shared_field_reads_the_target_among_the_sources():
                                     families=("vit",)).assign(source_data=["a"]))
   assert unseen.values[0, 2] == 0.0  # a target never seen as a source: unknown
   with pytest.raises(ValueError, match="shared_with"):
-    features.FeatureEncoder((features.FIELDS["target_as_source"],))
+    field_encoding.FeatureEncoder((field_encoding.FIELDS["target_as_source"],))
 
 
 def test_optional_tokens_are_skipped_where_columns_are_missing():
   columns = _frame().columns
-  names = [f.name for f in features.resolve_fields("m,target_as_source?,source_data?", columns)]
+  names = [f.name for f in field_encoding.resolve_fields("m,target_as_source?,source_data?", columns)]
   assert "target_as_source" not in names and "source_data" not in names
   with_source = list(columns) + ["source_data"]
-  names = [f.name for f in features.resolve_fields("m,source_data?,target_as_source?",
+  names = [f.name for f in field_encoding.resolve_fields("m,source_data?,target_as_source?",
                                                    with_source)]
   assert names[-2:] == ["source_data", "target_as_source"]
-  names = [f.name for f in features.resolve_fields("m,target_as_source?", with_source)]
+  names = [f.name for f in field_encoding.resolve_fields("m,target_as_source?", with_source)]
   assert "target_as_source" not in names  # its owner field is not in the set
   with pytest.raises(ValueError, match="source_data"):
-    features.resolve_fields("m,source_data", columns)
+    field_encoding.resolve_fields("m,source_data", columns)

@@ -155,7 +155,8 @@ def resolve_fields(spec: str, columns: list[str] | pd.Index,
       chosen += [f for f in extra if f.group == token and f not in chosen]
     elif token == "S":
       chosen = [score_field(c[len(schema.SCORE_PREFIX):]) for c in schema.score_columns(columns)]
-      chosen += [f for f in extra if f.group == "S"]
+      # A declared score may only give the direction of a joined `ms_<name>` column.
+      chosen += [f for f in extra if f.group == "S" and f.column in columns]
     elif token in declared:
       chosen = [declared[token]]
     elif token.startswith("S_"):
