@@ -52,7 +52,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   seeds = 1 if args.smoke else 3
   members = (dict(type="ridge", fields=BANDS), dict(type="trees", fields="d,m"),
              dict(type="fm", fields=BANDS, num_seeds=seeds, train=train))
-  recommender = dict(type="blend", shrink=0.25, max_inner_folds=6, members=members)
+  recommender = dict(type="blend", penalty=0.02, shrink=0.1, max_inner_folds=0, members=members)
   methods = (
       dict(type="column", column="params_m"), dict(type="column", column="gmacs"),
       *(dict(type="ridge", fields=f) for f in (PAPER, "d,m", CROSSES, BANDS)),

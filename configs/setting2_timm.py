@@ -32,7 +32,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   methods = (dict(type="column", column="params_m"), dict(type="column", column="gmacs"),
              dict(type="model_mean"), dict(type="ridge", fields="d,m"),
              *(dict(type=kind, fields="d,m", train=train) for kind in kinds))
-  recommender = dict(type="blend", shrink=0.25, max_inner_folds=6, members=(
+  recommender = dict(type="blend", penalty=0.02, shrink=0.1, max_inner_folds=0, members=(
       dict(type="model_mean"), dict(type="ridge", fields="d,m"),
       dict(type="fm", fields="d,m", train=train)))
   config = evaluation_config("setting2", methods, recommender, source="timm")

@@ -180,10 +180,10 @@ def format_plan(stages: Sequence[StageCost], totals: Mapping[str, float], gpu: s
            f"{'eval imgs':>12}{'hours':>11}"]
   for s in stages:
     lines.append(f"{s.stage:<14}{s.device:>7}{s.jobs:>9,}{s.epochs:>9,}{s.images:>14,}"
-                 f"{s.eval_images:>12,}{s.hours:>11.2f}")
-  lines.append(f"GPU-hours ({gpu}): {totals['gpu_hours']:.2f}; on {num_gpus} GPU(s): "
-               f"{totals['wall_hours_gpu']:.2f} h wall (perfect packing, a lower bound)")
-  lines.append(f"CPU core-hours: {totals['cpu_hours']:.2f}")
+                 f"{s.eval_images:>12,}{s.hours:>11.4f}")
+  lines.append(f"GPU-hours ({gpu}): {totals['gpu_hours']:.4f}; on {num_gpus} GPU(s): "
+               f"{totals['wall_hours_gpu']:.4f} h wall (perfect packing, a lower bound)")
+  lines.append(f"CPU core-hours: {totals['cpu_hours']:.4f}")
   estimates = sorted({src for s in stages for src in s.sources if src.startswith("estimate")})
   measured = sorted({src for s in stages for src in s.sources if src.startswith("measured")})
   lines.append(f"throughput rows used: {len(measured)} measured source(s), "

@@ -200,10 +200,10 @@ class BlendMethod:
   name: str
   members: Sequence[Any]
   names: Sequence[str]
-  shrink: float = 0.25
-  max_inner_folds: int = 6
+  shrink: float = 0.1
+  max_inner_folds: int = 0
   seed: int = 0
-  penalty: float = 0.05
+  penalty: float = 0.02
   signs: tuple = ()
 
   def __post_init__(self):

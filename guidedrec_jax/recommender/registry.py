@@ -45,7 +45,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "lr": dict(_ENCODED, d_interactions="id_only", num_seeds=1, train=_TRAIN),
     "fm": dict(_ENCODED, d_interactions="id_only", num_seeds=1, train=_TRAIN),
     "ffm": dict(_ENCODED, d_interactions="id_only", num_seeds=1, train=_TRAIN),
-    "blend": dict(members=(), penalty=0.05, shrink=0.25, max_inner_folds=6),
+    "blend": dict(members=(), penalty=0.02, shrink=0.1, max_inner_folds=0),
 }
 TYPES = tuple(DEFAULTS)
 

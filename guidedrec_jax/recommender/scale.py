@@ -14,7 +14,8 @@ know what accuracy to expect. The two parts come from different places:
 
     top1 = chance + (100 - chance) * clip(level + spread * z, 0, 1)
 
-so every prediction lies in [chance, 100]. The interval is ± one standard deviation of what
+so every prediction lies in [chance, 100]. A descriptor beyond the training datasets' range is
+clipped to it: the level is never extrapolated. The interval is ± one standard deviation of what
 is not known: the recommender's out-of-fold residual (in z units, times the spread) and the
 training datasets' level residuals around the regression, combined in quadrature.
 """
@@ -68,13 +69,18 @@ class ScaleFitted:
   centre: np.ndarray       # float64 [P]: their training mean
   width: np.ndarray        # float64 [P]: their training std
   coef: np.ndarray         # float64 [P]: ridge weights on standardised descriptors
+  low: np.ndarray          # float64 [P]: the training datasets' smallest descriptor ...
+  high: np.ndarray         # float64 [P]: ... and largest (a new one is clipped to them)
   mean_level: float
   spread: float
   level_residual: float
 
   def level(self, frame: pd.DataFrame) -> np.ndarray:
     """float64 [rows]: the predicted chance-free level of each row's dataset."""
-    x = (descriptors(frame, self.names) - self.centre) / self.width
+    # Never extrapolated: a descriptor beyond the training datasets' range (a user's LogME
+    # on another scale, a class count none of them had) counts as the nearest one seen.
+    x = np.clip(descriptors(frame, self.names), self.low, self.high)
+    x = (x - self.centre) / self.width
     return self.mean_level + np.nan_to_num(x, nan=0.0) @ self.coef
 
   def top1(self, frame: pd.DataFrame, z: np.ndarray, residual: float
@@ -88,7 +94,8 @@ class ScaleFitted:
     return to_top1(centre), to_top1(centre - half), to_top1(centre + half)
 
   def to_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    return ({"centre": self.centre, "width": self.width, "coef": self.coef},
+    return ({"centre": self.centre, "width": self.width, "coef": self.coef, "low": self.low,
+             "high": self.high},
             {"scale_state_version": STATE_VERSION, "names": list(self.names),
              "mean_level": self.mean_level, "spread": self.spread,
              "level_residual": self.level_residual})
@@ -98,9 +105,10 @@ class ScaleFitted:
     if not isinstance(meta, dict) or meta.get("scale_state_version") != STATE_VERSION:
       raise ValueError(f"meta must be a ScaleFitted state of version {STATE_VERSION}")
     names = tuple(map(str, meta["names"]))
-    parts = [np.asarray(arrays[k], np.float64) for k in ("centre", "width", "coef")]
+    parts = [np.asarray(arrays[k], np.float64)
+             for k in ("centre", "width", "coef", "low", "high")]
     if any(p.shape != (len(names),) for p in parts):
-      raise ValueError(f"centre, width and coef must have shape ({len(names)},)")
+      raise ValueError(f"centre, width, coef, low and high must have shape ({len(names)},)")
     return cls(names, *parts, float(meta["mean_level"]), float(meta["spread"]),
                float(meta["level_residual"]))
 
@@ -138,5 +146,6 @@ def fit_scale(train: pd.DataFrame) -> ScaleFitted:
   mean_level = float(level.mean())
   coef = _ridge(xs, level, PENALTY_PER_DATASET * len(datasets))
   fitted = mean_level + xs @ coef
-  return ScaleFitted(names, centre, np.where(width > 0, width, 1.0), coef, mean_level, spread,
+  return ScaleFitted(names, centre, np.where(width > 0, width, 1.0), coef, x.min(0), x.max(0),
+                     mean_level, spread,
                      float(np.sqrt(np.mean((level - fitted) ** 2))))

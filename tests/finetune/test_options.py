@@ -164,3 +164,18 @@ def test_sweep_records_the_precision_in_the_jobs_log(tmp_path):
   with pytest.raises(ValueError, match="options"):
     run_sweep(data, fixtures.MODELS[:1], fixtures.tiny_cnn, grid, tmp_path / "c",
               num_train=64, num_val=32, progress=False, options="bf16")
+
+
+@pytest.mark.parametrize("key, value, match", [
+    ("precision", "fp16", "config.sweep.precision"), ("channels_last", "yes",
+                                                       "config.sweep.channels_last"),
+    ("compile", 1, "config.sweep.compile")])
+def test_benchmark_config_checks_the_options(key, value, match):
+  from configs import micro_zoo
+  from guidedrec_jax.benchmark import plan
+  config = micro_zoo.get_config("smoke").to_dict()
+  plan.check_config(config)  # the defaults pass
+  assert options_from_config(config["sweep"]) == TrainOptions()
+  config["sweep"][key] = value
+  with pytest.raises(ValueError, match=match):
+    plan.check_config(config)
