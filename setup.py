@@ -19,6 +19,7 @@ setuptools.setup(
     version="0.1.0",
     description="Which pre-trained model should I fine-tune? Model selection as recommendation.",
     packages=setuptools.find_packages(include=["guidedrec_jax", "guidedrec_jax.*", "configs"]),
+    package_data={"guidedrec_jax.cost": ["throughput.csv"]},
     python_requires=">=3.11",
     install_requires=CORE,
     extras_require={

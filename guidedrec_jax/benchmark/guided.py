@@ -96,7 +96,9 @@ def extract(config: ml_collections.ConfigDict, workdir: pathlib.Path,
   request = {"mode": "extract", "dataset": user_dataset.to_plan(user, config.seed),
              "manifest": str(manifest_path(workdir)), "cache_root": cache_root,
              "probe": config.probe.to_dict(), "seed": config.seed,
-             "num_workers": config.num_workers}
+             "num_workers": config.num_workers,
+             "precision": config.sweep.get("precision", "auto"),
+             "channels_last": config.sweep.get("channels_last", False)}
   key = io.json_fingerprint(request, manifest_path(workdir).read_text(), guidedrec_jax.__version__)
   stamp = folder / "extract.json"
   record = io.read_json(stamp) or {}

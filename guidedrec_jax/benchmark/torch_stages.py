@@ -40,6 +40,7 @@ from guidedrec_jax import io
 from guidedrec_jax.benchmark import plan
 from guidedrec_jax.data import load_dataset, probe_set
 from guidedrec_jax.distributed import Executor, executor_from_config
+from guidedrec_jax.finetune.options import options_from_config
 from guidedrec_jax.finetune import (HyperParams, finetune, hpo_grid, run_sweep, split_train_val,
                                     zoo_model_info)
 from guidedrec_jax.zoo import (ModelSpec, create_model, extract_features, feature_cache_path,
@@ -215,7 +216,9 @@ def extract_one(job: tuple[str, str], context: dict[str, Any]) -> bool:
   path = io.sidecar_path(feature_cache_path(context["cache_root"], task, model))
   before = path.stat().st_mtime_ns if path.exists() else None
   extract_features(model, probe, context["cache_root"], meta,
-                   batch_size=context["batch_size"], num_threads=1)
+                   batch_size=context["batch_size"], num_threads=1,
+                   precision=context.get("precision", "auto"),
+                   channels_last=context.get("channels_last", False))
   return path.stat().st_mtime_ns != before
 
 
@@ -242,6 +245,9 @@ def _extract(config: dict[str, Any], workdir: pathlib.Path, manifest: pathlib.Pa
       and last.get("hashes") == hashes):
     return {**last, "computed": 0, "reused": len(jobs)}
   context = {"manifest": str(manifest), "batch_size": probe["batch_size"],
+             # The sweep's precision choice holds for extraction too (finetune/options.py).
+             "precision": config["sweep"].get("precision", "auto"),
+             "channels_last": config["sweep"].get("channels_last", False),
              "cache_root": cache_root,
              "probes": {t: probe_set(d, config["seed"], probe["max_images"],
                                      probe["max_per_class"]) for t, d in data.items()}}
@@ -270,7 +276,8 @@ def _noise_rerun(config: dict[str, Any], workdir: pathlib.Path, manifest: pathli
                       functools.partial(manifest_model_factory, str(manifest)), grid,
                       workdir / "noise_ceiling", num_train=sweep_cfg["num_train"],
                       num_val=sweep_cfg["num_val"], seed=noise["seed"], executor=pool,
-                      device=config["device"] or None)
+                      device=config["device"] or None,
+                      options=options_from_config(sweep_cfg))
   return {"planned": summary.planned, "skipped": summary.skipped,
           "executed": summary.executed, "rows": summary.rows,
           "history": str(summary.history_path)}
@@ -329,7 +336,8 @@ def run_torch_stages(workdir: str | pathlib.Path) -> dict[str, Any]:
                         functools.partial(manifest_model_factory, str(manifest)), grid,
                         workdir / "sweep", num_train=sweep_cfg["num_train"],
                         num_val=sweep_cfg["num_val"], seed=config["seed"],
-                        executor=pools["sweep"], device=config["device"] or None)
+                        executor=pools["sweep"], device=config["device"] or None,
+                      options=options_from_config(sweep_cfg))
     seconds["sweep"] = time.perf_counter() - start
     start = time.perf_counter()
     noise = _noise_rerun(config, workdir, manifest, names, data, grid, pools["sweep"])

@@ -33,6 +33,7 @@ from guidedrec_jax.benchmark import user_dataset
 from guidedrec_jax.data import probe_set
 from guidedrec_jax.distributed import ProcessExecutor, executor_from_config
 from guidedrec_jax.finetune import hpo_grid, run_sweep, zoo_model_info
+from guidedrec_jax.finetune.options import options_from_config
 from guidedrec_jax.zoo import (ModelSpec, create_model, extract_features, feature_cache_path,
                                model_columns, register_model)
 
@@ -58,7 +59,9 @@ def extract_one(model: str, context: dict[str, Any]) -> bool:
   sidecar = io.sidecar_path(feature_cache_path(context["cache_root"], probe.name, model))
   before = sidecar.stat().st_mtime_ns if sidecar.exists() else None
   extract_features(model, probe, context["cache_root"], meta,
-                   batch_size=context["batch_size"], num_threads=1)
+                   batch_size=context["batch_size"], num_threads=1,
+                   precision=context.get("precision", "auto"),
+                   channels_last=context.get("channels_last", False))
   return sidecar.stat().st_mtime_ns != before
 
 
@@ -71,7 +74,10 @@ def run_extract(request: dict[str, Any]) -> dict[str, Any]:
   probe = request["probe"]
   subset, meta = probe_set(dataset, request["seed"], probe["max_images"], probe["max_per_class"])
   context = {"manifest": request["manifest"], "probe": (subset, meta),
-             "cache_root": request["cache_root"], "batch_size": probe["batch_size"]}
+             "cache_root": request["cache_root"], "batch_size": probe["batch_size"],
+             # The sweep's precision choice holds for extraction too (finetune/options.py).
+             "precision": request.get("precision", "auto"),
+             "channels_last": request.get("channels_last", False)}
   models = list(request["models"])
   with ProcessExecutor(max(1, min(request["num_workers"], len(models)))) as pool:
     computed = sum(done for _, done in pool.map_unordered(extract_one, models, context))
@@ -94,7 +100,8 @@ def run_finetune(request: dict[str, Any]) -> dict[str, Any]:
                         functools.partial(model_factory, request["manifest"]), grid,
                         request["sweep_dir"], num_train=request["num_train"],
                         num_val=request["num_val"], seed=request["seed"],
-                        executor=executor, device=config["device"] or None)
+                        executor=executor, device=config["device"] or None,
+                      options=options_from_config(sweep))
   return {"planned": summary.planned, "skipped": summary.skipped,
           "executed": summary.executed, "rows": summary.rows,
           "history": str(summary.history_path)}
