@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import threadpoolctl
-from sklearn import ensemble
 
 from guidedrec_jax.recommender import field_encoding
 from guidedrec_jax.recommender.methods import design_matrix, encode
@@ -27,7 +26,7 @@ NODE_FIELDS = ("value", "feature_idx", "num_threshold", "missing_go_to_left", "l
                "is_leaf")
 
 
-def forest_arrays(model: ensemble.HistGradientBoostingRegressor) -> dict[str, np.ndarray]:
+def forest_arrays(model: Any) -> dict[str, np.ndarray]:
   """The fitted forest as flat arrays: node fields (global child ids), tree roots, baseline."""
   parts = {name: [] for name in NODE_FIELDS}
   roots, offset = [], 0
@@ -121,6 +120,8 @@ class TreeMethod:
   signs: tuple = ()         # declared score directions (preprocess.Preprocess.signs)
 
   def fit(self, train: pd.DataFrame) -> TreeFitted:
+    # Imported here: ranking with saved trees never needs scikit-learn (a fast warm call).
+    from sklearn import ensemble  # pylint: disable=import-outside-toplevel
     preprocess = Preprocess(self.target, self.score_norm, tuple(self.signs))
     encoder, pairs = encode(self.fields, train, preprocess, "all", self.extra_fields)
     model = ensemble.HistGradientBoostingRegressor(
