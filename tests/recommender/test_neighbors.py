@@ -175,3 +175,48 @@ def test_score_similarity_signs_a_declared_score():
   again = neighbors.NeighborFitted.from_state(*fitted.to_state())
   assert again.signs == (("otce", -1.0),)
   np.testing.assert_array_equal(again.predict(test), fitted.predict(test))
+
+
+def _sourced(seed=0):
+  """4 datasets x 9 models of three sources (3 each). On d0 and d1 the `shape` models' source
+  head fits the data (LEEP far above the others) and one of them is the best model; on d2
+  and d3 no source leads. A new dataset where the `fashion` heads lead."""
+  rng = np.random.default_rng(seed)
+  sources = ["shape"] * 3 + ["fashion"] * 3 + ["in1k"] * 3
+  models = [f"{s}_{i}" for i, s in enumerate(sources)]
+  quality = rng.normal(size=9)
+  rows = []
+  for d in range(4):
+    top1 = 50 + 5 * quality + rng.normal(0, 0.5, 9)
+    leep = rng.normal(-2.0, 0.05, 9)
+    if d < 2:
+      leep[:3] = -0.5
+      top1[0] = top1.max() + 5
+    rows.append(pd.DataFrame({"dataset": f"d{d}", "model": models, "top1": top1,
+                              "pretrain_domain": sources, "ms_leep": leep}))
+  new_leep = rng.normal(-2.0, 0.05, 9)
+  new_leep[3:6] = -0.6
+  new = pd.DataFrame({"dataset": "user", "model": models, "pretrain_domain": sources,
+                      "ms_leep": new_leep})
+  return pd.concat(rows, ignore_index=True), new
+
+
+def test_source_head_scores_find_models_pretrained_on_data_like_the_target():
+  history, new = _sourced()
+  matched = neighbors._matched(history)  # pylint: disable=protected-access
+  assert set(history[matched]["dataset"]) == {"d0", "d1"}
+  assert set(history[matched]["model"]) == {"shape_0", "shape_1", "shape_2"}
+  fitted = neighbors.NeighborMethod("similar").fit(history)
+  assert fitted.match_first  # a matched model was the best on both datasets that had one
+  first = fitted.first_rows(new)
+  assert list(new["model"][first]) == ["fashion_3", "fashion_4", "fashion_5"]
+  # The blend follows the member's rule: the fashion models rank first, whatever the votes.
+  method = registry.build(dict(type="blend", members=[dict(type="model_mean"),
+                                                       dict(type="similar_datasets")]))
+  order = new["model"].to_numpy()[np.argsort(-method.fit(history).predict(new))]
+  assert set(order[:3]) == {"fashion_3", "fashion_4", "fashion_5"}
+  # Without a leading source nothing is matched, and no history rule, no lift.
+  flat = new.assign(ms_leep=-2.0 + 0.01 * np.tile([0, 1, 2], 3))  # every source alike
+  assert not fitted.first_rows(flat).any()
+  no_rule = neighbors.NeighborMethod("similar").fit(history[history.dataset.isin(["d2", "d3"])])
+  assert no_rule.match_value is None and not no_rule.first_rows(new).any()
