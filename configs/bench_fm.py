@@ -14,17 +14,10 @@ moments. xlearn: lr 0.02, lambda 2e-4, init 0.1, 50 epochs (the best of a small 
 holdout); its best fit length among 2..50 epochs is also picked on the holdout
 (`seconds_to_best`). Neither system's choices ever looked at the test set.
 
-Measured 2026-12-01 (2-core box shared with other engineers, one of them pinned on core 0,
-load 3.2-3.4; command above with `taskset -c 1`, three runs):
-  ours   test RMSE 0.8987, best epoch 20 of 23, 0.0059-0.0062 CPU-s (0.009-0.010 s wall) per
-         epoch, 0.17-0.20 s to the best epoch;
-  xlearn test RMSE 0.9054, best at 50 epochs, 0.016-0.017 CPU-s (0.022-0.027 s wall) per
-         epoch, 1.10-1.33 s to it;
-  per-epoch ratio ours/xlearn 0.36-0.38 (CPU), 0.39-0.44 (wall).
-The row-sparse lazy Adam (`--config.row_sparse=True --config.l2=1e-3`, test RMSE 0.9006, best
-epoch 15 of 18, 0.012 CPU-s per epoch) measured 0.73-0.97 (CPU) of xlearn's epoch in the same
-window and 1.42 in a quieter one at load 3.8 on core 0, where xlearn's epoch was 0.008 CPU-s:
-xlearn's per-epoch time moved 2x between windows, so compare ratios from one window only.
+Expected headline: the table `fm_benchmark.md` with one row per system (test RMSE, best
+epoch, CPU and wall seconds per epoch, seconds to the best epoch) and the per-epoch ratio
+ours / xlearn; compare ratios from one window only (xlearn's epoch time moves 2x with the
+load). Measured figures belong in RESULTS.md and closing notes, not here.
 The table is workdir/fm_benchmark.{csv,md}; per-epoch records go to metrics.jsonl.
 `--config=configs/bench_fm.py:smoke` uses a 5k-row subset, 3 epochs.
 """

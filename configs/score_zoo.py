@@ -14,15 +14,8 @@ shared/fixtures/ms/README.md), and H-score saturates at K−1 = 49 when N ≤ D.
 Compilation dominates a fresh CPU process, so the persistent compilation cache is on by
 default (`compilation_cache`, see guidedrec_jax/compilation_cache.py) and pad-invariant scores
 share D buckets (`pad_dims`: grid 2^k, 1.5·2^k, never across N; this zoo's D are all on the
-grid). Measured 2026-12-01 on the shared 2-core machine, one core, each a fresh process
-with a new workdir:
-
-  GUIDEDREC_CACHE=/tmp/w9/cc taskset -c 0 .venv/bin/python scripts/score_zoo.py \
-      --config=configs/score_zoo.py --workdir=/tmp/w9/zoo_cold   # then zoo_warm
-
-  load 1.5–1.7: cold cache 36.4 s wall, warm cache 9.9 s (27 % of the first);
-  load 7.7–9.5: cold 262.2 s, warm 40.5 s (15 %); identical scores.csv each time.
-  (With power-of-two buckets at load 9–11: 162.4 s then 21.7 s, 13 %.)
+grid). A warm cache makes a fresh process several times faster than a cold one, with an
+identical scores.csv.
 
 Variants (comma-separated after the file name, see configs/common.py:parse_arg):
   smoke                 4 small models (D 64/96, N=240, K=6), 3 scores; a few seconds.

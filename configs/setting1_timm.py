@@ -28,7 +28,7 @@ import ml_collections
 from configs.common import evaluation_config, parse_arg
 
 # Model columns of the importer beyond the paper's (history/timm.py MODEL_EXTRA), declared so
-# that they join the `m` token of every field set (issue 11): the name's weight source, recipe
+# that they join the `m` token of every field set: the name's weight source, recipe
 # token and patch size, the parent family, the default eval crop / interpolation, and the
 # benchmark's activations (also as fixed log2 bands) and throughput. Chosen (with FM's l2
 # 1e-2) on development splits 100-109 and 200-209 (`--config.seed=100`), not the reported.

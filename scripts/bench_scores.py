@@ -19,37 +19,9 @@ models, the floors of the zoo's scores at each model's D, timed in the same run.
 
 Writes `bench_scores.csv|md`, `bench_zoo.csv|md` and `metrics.jsonl`; prints both tables.
 
-Measured 2026-12-01 on one core of the shared 2-core machine, which other work loaded, so
-sub-second kernels vary up to 2× between runs; three runs: A (`--repeats=3`, load 1.7–3.9),
-B and C (`--repeats=2`, load 9–13; C before NCE's and NCTI's fixes).
-
-  score             floor                       ratio A   B      C
-  parc              range_finder_1_and_rank     1.60      1.98   0.85
-  parc_exact        gram_eigh_and_rank          2.13      0.81   —
-  logme / _consist. gram_eigh                   2.29/2.15 1.04/1.20  2.52/1.63
-  hscore / _shrink. gram_eigh                   2.08/0.99 1.42/1.13  1.09/1.26
-  gbc / _spherical  gram_eigh                   1.01/1.00 0.47/1.47  1.00/1.60
-  lfc               gram_gemm                   1.12      0.93   1.12
-  transrate         gram_cholesky               1.37      0.95   0.62
-  sfda              gram_cholesky_x2            1.09      1.19   —
-  ncti_ncc/seli/vc  range_finder_7              1.60/1.60/1.49  1.26/1.51/1.19  vc 5.42
-  etran_lda/energy  class_gemm_x2 / class_gemm  0.82/1.12 0.98/1.06  —
-  leep / nce        class_gemm (source probs)   1.40/1.04 0.65/0.48  2.31/1.60
-
-  zoo (22 models, 9 distinct D, logme+lfc+parc)      A         B         C
-  cold process (empty cache: import+compile+run)     57.0 s    237.1 s   292.1 s
-  warm process (filled cache: import+load+run)       25.7 s     62.8 s   172.6 s
-  warm call (second call in a process)               11.3 s     35.6 s    63.6 s
-  floor sum (per-model floors, same run)             13.8 s     46.7 s    75.6 s
-  warm call / floor sum                              0.82      0.76      0.84
-
-The warm zoo stays under its floor sum (0.76–0.84: the floors are per-model jits, the zoo
-batches models of equal D). Single scores: every ratio is ≤ 1.5× in at least one run except
-PARC, NCTI and exact PARC/LogME/H-score in run A, where one score of a pair doing strictly
-more work (H-score's shrinkage variant, LogME-consistent) ran at ~1.0–2.1× and the floor
-was timed once, so the spread is the machine's; PARC also gathers and counts its released
-label-tie groups, and NCTI runs its LDA (SVD or eigen solver) and K small per-class
-eigendecompositions beyond the range finder, which the floors leave out.
+Expected headline: per score, the ratio of its time to its floor (about 1-2.5 on one core;
+sub-second kernels vary up to 2x with the load), and for the zoo a warm call within about
+the floor sum. Measured figures belong in RESULTS.md and closing notes, not here.
 """
 
 import os

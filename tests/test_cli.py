@@ -32,6 +32,8 @@ CASES = {
     "recommend": (["--config=configs/micro_zoo.py", "--workdir={tmp}",
                    f"--dataset=folder:{MISSING}"], "missing"),
     "regret": (["--config=configs/micro_zoo.py", "--workdir={tmp}"], "history.csv"),
+    "results": (["--config=configs/results.py", "--config.runs=('{tmp}',)",
+                 "--config.out={tmp}/RESULTS.md"], "no config.json"),
     "run_benchmark": (["--config=configs/micro_zoo.py:smoke", "--config.num_workers=0",
                        "--workdir={tmp}/run"], "num_workers"),
     "score_zoo": (["--config=configs/score_zoo.py", "--config.synthetic.enabled=False",

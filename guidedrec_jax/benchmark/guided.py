@@ -22,9 +22,11 @@ The driver never imports torch: the child is `python -m guidedrec_jax.benchmark.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import pathlib
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import ml_collections
 import pandas as pd
@@ -42,6 +44,23 @@ MANIFEST = "zoo_manifest.json"
 def user_dir(workdir: pathlib.Path, name: str) -> pathlib.Path:
   """`<workdir>/user/<slug>`: the outputs of one user dataset."""
   return workdir / name
+
+
+LOCK = ".lock"
+
+
+@contextlib.contextmanager
+def dataset_lock(folder: pathlib.Path) -> Iterator[None]:
+  """Holds `<folder>/.lock` (an exclusive `flock`) for the block: a second `recommend.py` on
+  the same (workdir, dataset) waits here, then finds the first one's caches and reuses them
+  instead of extracting the zoo again. The lock dies with its process (no stale locks)."""
+  folder.mkdir(parents=True, exist_ok=True)
+  with open(folder / LOCK, "a+") as handle:
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    try:
+      yield
+    finally:
+      fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def run_child(request: dict[str, Any], folder: pathlib.Path) -> dict[str, Any]:

@@ -20,6 +20,7 @@ The driver never imports torch: the halves meet in the files of the workdir.
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import time
 from typing import Any
@@ -124,6 +125,7 @@ def run_benchmark(config: ml_collections.ConfigDict, workdir: str | pathlib.Path
   workdir.mkdir(parents=True, exist_ok=True)
   io.write_config(workdir, config)
   writer = io.MetricsWriter(workdir)
+  writer.write(event="run", **io.run_record())  # how and where it ran (results.py reads it)
   seconds: dict[str, float] = {}
   start = time.perf_counter()
   torch_record = run_torch_stages(workdir)
@@ -155,7 +157,7 @@ def run_benchmark(config: ml_collections.ConfigDict, workdir: str | pathlib.Path
   start = time.perf_counter()
   ranking, ranking_md = recommend.recommend(config, workdir)
   seconds["recommend"] = time.perf_counter() - start
-  # The saved recommender `recommend.py --dataset` reads, trained on all tasks (issue 8).
+  # The saved recommender `recommend.py --dataset` reads, trained on all tasks.
   recommender_run.ensure_for_run(config, workdir)
   seconds["total"] = sum(seconds.values())
   writer.write(event="stages", scores_computed=scored, evaluation_ran=evaluated,
@@ -166,6 +168,7 @@ def run_benchmark(config: ml_collections.ConfigDict, workdir: str | pathlib.Path
     writer.write(event="history_quality", **row)
   plots = sorted(str(p) for p in (workdir / "evaluation").glob("*.png"))
   writer.write(event="done", table2=str(table2_md), plots=plots, recommendation=str(ranking_md))
+  writer.write(event="run_end", load=[round(x, 2) for x in os.getloadavg()])
   return {"table2": rows, "table2_paths": (table2_csv, table2_md), "plots": plots,
           "recommendation": ranking, "recommendation_path": ranking_md,
           "torch_stages": torch_record, "scores_computed": scored, "evaluation_ran": evaluated,

@@ -110,9 +110,10 @@ def recommend_dataset(config: ml_collections.ConfigDict, workdir: str | pathlib.
   kept = list(meta["model"][rank.keep_mask(meta, filters)])
   difficulty_model = config.evaluation.history.difficulty_model
   to_extract = list(dict.fromkeys([*kept, *([difficulty_model] if difficulty_model else [])]))
-  extracted = guided.extract(config, workdir, user, to_extract)
   folder = guided.user_dir(workdir, user.name)
-  long_scores, scored = guided.scores(config, folder, user.name, extracted["caches"])
+  with guided.dataset_lock(folder):  # a concurrent call on this dataset waits, then reuses
+    extracted = guided.extract(config, workdir, user, to_extract)
+    long_scores, scored = guided.scores(config, folder, user.name, extracted["caches"])
   rows = guided.dataset_rows(config, user, meta, kept, long_scores)
   features = {k: float(rows[k].iloc[0]) for k in ("num_train", "num_classes", "difficulty")
               if k in rows.columns}

@@ -6,7 +6,7 @@ top-1. The driver (`run_sweep`) alone writes: it logs each finished job at once 
 `history_writer.JobsLog`), skips jobs already logged, and rewrites the history table (best
 grid point per pair) after every job. Workers only run `run_job(job, context)` and return
 the result, so an executor (see `executors`) may run them anywhere: here in order, in local
-processes, or on a Ray cluster (issue 4), shipping the shared `SweepContext` once per worker
+processes, or on a Ray cluster, shipping the shared `SweepContext` once per worker
 and the small, picklable `JobSpec`s per job.
 """
 

@@ -134,6 +134,7 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> p
   workdir.mkdir(parents=True, exist_ok=True)
   io.write_config(workdir, config)
   writer = io.MetricsWriter(workdir)
+  writer.write(event="run", **io.run_record())  # how and where it ran (results.py reads it)
   start = time.perf_counter()
   history = load_configured_history(config.history)
   writer.write(event="history", **schema.summarize(history))
@@ -144,6 +145,7 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> p
   for record in summary.to_dict("records"):
     writer.write(event="summary", **record)
   writer.write(event="done", seconds=time.perf_counter() - start)
+  writer.write(event="run_end", load=[round(x, 2) for x in os.getloadavg()])
   io.write_table(workdir, "per_dataset", results.to_dict("records"))
   io.write_table(workdir, "summary", summary.to_dict("records"))
   title = f"{config.protocol}: {config.history.source}"

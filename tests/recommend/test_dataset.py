@@ -332,3 +332,33 @@ def test_killed_guided_sweep_resumes_without_duplicates(run, first_and_second, t
   assert len(keys) == 3 == len(set(keys))
   history = pd.read_csv(sweep_dir / "history.csv")
   assert sorted(history["model"]) == sorted(request["models"])
+
+
+def test_a_concurrent_call_on_the_same_dataset_waits_and_reuses(run, first_and_second):
+  """Another process holds the dataset's lock (as a running `recommend.py` would): this call
+  waits for it, then reuses the caches instead of extracting again."""
+  config, workdir = run
+  user = first_and_second[0]["user"]
+  folder = guided.user_dir(workdir, user.name)
+  marker = folder / "held"
+  holder = subprocess.Popen(
+      [sys.executable, "-c",
+       "import pathlib, sys, time\n"
+       "from guidedrec_jax.benchmark import guided\n"
+       "folder = pathlib.Path(sys.argv[1])\n"
+       "with guided.dataset_lock(folder):\n"
+       "  (folder / 'held').write_text('1')\n"
+       "  time.sleep(3)\n", str(folder)])
+  try:
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline:
+      time.sleep(0.05)
+    assert marker.exists(), "the lock holder never started"
+    start = time.monotonic()
+    result = recommend_dataset.run(config, workdir, {"dataset": user.spec})
+    waited = time.monotonic() - start
+  finally:
+    holder.wait(timeout=60)
+    marker.unlink(missing_ok=True)
+  assert waited >= 2.0  # blocked until the holder let go
+  assert result["extract"]["computed"] == 0 and not result["scores_computed"]
