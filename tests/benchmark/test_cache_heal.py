@@ -21,7 +21,7 @@ from guidedrec_jax import io
 from guidedrec_jax.benchmark import guided, recommend_dataset
 from guidedrec_jax.contracts import feature_cache
 from tests.benchmark.test_pipeline import DRIVER, ROOT
-from tests.recommend.test_dataset import write_folder
+from tests.recommend.folders import write_folder
 
 OUTPUTS = ("scores.csv", "table2.csv", "history_quality.csv", "recommendation_digits.csv",
            "evaluation/per_dataset.csv")

@@ -12,6 +12,7 @@ import pytest
 
 from configs import micro_zoo
 from guidedrec_jax.benchmark import plan, quality, recommend
+from tests import images
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 # The driver runs in a fresh process, so that what this pytest process imported (other test
@@ -73,6 +74,8 @@ def test_smoke_writes_tables_plots_and_recommendation(smoke):
                "evaluation/per_dataset_pearson.png", "evaluation/per_dataset_regret.png",
                "evaluation/summary.csv"):
     assert (workdir / name).stat().st_size > 0, name
+    if name.endswith(".png"):
+      images.assert_drawn(workdir / name)
   config = micro_zoo.get_config("smoke")
   names = plan.zoo_names(config)
   history = pd.read_csv(workdir / "sweep" / "history.csv")

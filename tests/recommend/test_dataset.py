@@ -20,31 +20,18 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
 
 from configs import micro_zoo
 from guidedrec_jax import io
 from guidedrec_jax.benchmark import guided, recommend_dataset, recommender_run, user_dataset
+from tests import images
+from tests.recommend.folders import write_folder
 
 
 def small_config():
   config = micro_zoo.get_config("smoke")
   config.pretrain.models = ()  # the zoo: mobilenetv2_100@32, lcnet_050, regnetx_002
   return config
-
-
-def write_folder(root: pathlib.Path, per_class=(10, 10, 10), broken: int = 0) -> pathlib.Path:
-  """Class folders of seeded random PNGs (each class its own brightness), plus broken files."""
-  rng = np.random.default_rng(0)
-  for c, count in enumerate(per_class):
-    folder = root / f"class_{c}"
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(count):
-      image = (rng.random((20, 20, 3)) * 90 + 60 * c).astype(np.uint8)
-      Image.fromarray(image).save(folder / f"{i}.png")
-  for i in range(broken):
-    (root / "class_0" / f"broken_{i}.png").write_bytes(b"\x89PNG not really")
-  return root
 
 
 ZOO = {"mobilenetv2_100@32": ("mobilenet", "in1k", 2.2, 0.006),
@@ -125,9 +112,7 @@ def test_order_prediction_interval_and_plot_agree(run, first_and_second):
   assert (table["predicted_low"] <= table["predicted_top1"]).all()
   assert (table["predicted_top1"] <= table["predicted_high"]).all()
   assert (table["predicted_high"] > table["predicted_low"]).any()
-  png = first["paths"][2]
-  pixels = np.asarray(Image.open(png).convert("L"), np.float64)
-  assert pixels.std() > 10  # a drawn figure, not a blank canvas
+  images.assert_drawn(first["paths"][2])
 
 
 def test_saved_blend_weights_and_similar_datasets_in_the_report(run, first_and_second):

@@ -5,6 +5,7 @@ import pytest
 
 from guidedrec_jax.benchmark import regret
 from guidedrec_jax.recommender import metrics
+from tests import images
 from tests.recommender import histories
 
 
@@ -67,7 +68,7 @@ def test_method_table_and_outputs(tmp_path):
   summary = regret.summarize(per_task)
   assert summary.set_index("method").loc["S_logme", "regret@5"] == 0.0  # 5 models, k = 5
   regret.plot_regret(summary, tmp_path / "r.png", "t")
-  assert (tmp_path / "r.png").stat().st_size > 0
+  images.assert_drawn(tmp_path / "r.png")
 
 
 def test_method_table_refuses_an_undeclared_score():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from guidedrec_jax.benchmark import user_dataset
-from tests.recommend.test_dataset import write_folder
+from tests.recommend.folders import write_folder
 
 
 def test_folder_plan_round_trip_keeps_only_readable_files(tmp_path):

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from guidedrec_jax.recommender import evaluate, protocols
+from tests import images
 
 from configs import setting1_timm, setting2_timm, setting3, setting3_parc
 
@@ -35,6 +36,8 @@ def test_script_writes_tables_plots_and_metrics(shared_dir, tmp_path):
   for name in ("config.json", "metrics.jsonl", "summary.csv", "summary.md", "per_dataset.csv",
                "per_dataset_pearson.png", "per_dataset_regret.png", "latent_covariance.png"):
     assert (workdir / name).stat().st_size > 0, name
+    if name.endswith(".png"):
+      images.assert_drawn(workdir / name)
   summary = pd.read_csv(workdir / "summary.csv")
   assert list(summary["method"]) == [
       "recommender", "source_images", "params_m", "arch_imagenet_top1", "layers", "model mean",
