@@ -86,9 +86,10 @@ def penalized_weights(x: np.ndarray, y: np.ndarray, penalty: float) -> np.ndarra
   least squares of `x`, `y` with `sqrt(penalty) I` rows appended (targets `sqrt(penalty)/K`).
   """
   rows, k = x.shape
-  extra = np.sqrt(penalty) * np.eye(k)
-  return simplex_least_squares(np.vstack([x / np.sqrt(rows), extra]),
-                               np.concatenate([y / np.sqrt(rows), np.full(k, np.sqrt(penalty) / k)]))
+  extra_x = np.sqrt(penalty) * np.eye(k)
+  extra_y = np.full(k, np.sqrt(penalty) / k)
+  return simplex_least_squares(np.vstack([x / np.sqrt(rows), extra_x]),
+                               np.concatenate([y / np.sqrt(rows), extra_y]))
 
 
 def brute_force_simplex_least_squares(x: np.ndarray, y: np.ndarray) -> np.ndarray:

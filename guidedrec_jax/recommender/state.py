@@ -17,7 +17,8 @@ STATE_VERSION = 1
 
 def _loaders() -> dict[str, Any]:
   # Imported here: the blend's module imports this one to save its members.
-  from guidedrec_jax.recommender import baselines, blend, fitted, neighbors, trees  # pylint: disable=import-outside-toplevel
+  # pylint: disable-next=import-outside-toplevel
+  from guidedrec_jax.recommender import baselines, blend, fitted, neighbors, trees
   classes = (fitted.Fitted, neighbors.NeighborFitted, trees.TreeFitted, baselines.ColumnFitted,
              baselines.ModelMeanFitted, blend.BlendFitted)
   return {cls.STATE_TYPE: cls for cls in classes}

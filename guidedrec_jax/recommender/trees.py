@@ -50,7 +50,8 @@ def forest_arrays(model: Any) -> dict[str, np.ndarray]:
   for name in ("missing_go_to_left", "is_leaf"):
     out[f"node_{name}"] = out[f"node_{name}"].astype(bool)
   out["roots"] = np.asarray(roots, np.int64)
-  out["baseline"] = np.asarray(model._baseline_prediction, np.float64).reshape(1)  # pylint: disable=protected-access
+  baseline = model._baseline_prediction  # pylint: disable=protected-access
+  out["baseline"] = np.asarray(baseline, np.float64).reshape(1)
   return out
 
 
