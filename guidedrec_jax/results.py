@@ -26,6 +26,7 @@ import math
 import os
 import pathlib
 import shlex
+import time
 from typing import Any, Sequence
 
 import pandas as pd
@@ -100,22 +101,40 @@ def load_run(workdir: str | os.PathLike) -> Run:
   end = [e for e in latest if e.get("event") == "run_end"]
   tables, notes = {}, []
   if (path / "table2.csv").is_file():  # a main-job run
-    tables["table2.csv (leave one task out, Pearson per task)"] = _read(path / "table2.csv")
+    title = "table2.csv (leave one task out: Pearson per task, then the means)"
+    tables[title] = _read(path / "table2.csv", since=record.get("time"))
     tables["evaluation/summary.csv"] = summary_table(_read(path / "evaluation" / "summary.csv"))
+    torch = [e for e in latest if e.get("event") == "torch_stages"]
+    if torch:
+      t = torch[-1]
+      notes.append("torch stages this run executed: pretraining "
+                   f"{t.get('pretrain', {}).get('executed', '?')}, sweep jobs "
+                   f"{t.get('sweep', {}).get('executed', '?')} of "
+                   f"{t.get('sweep', {}).get('planned', '?')}, feature caches computed "
+                   f"{t.get('extract', {}).get('computed', '?')} (the rest reused from the "
+                   "workdir's earlier runs)")
     stages = [e for e in latest if e.get("event") == "stages"]
     if stages and not stages[-1].get("evaluation_ran", True):
+      written = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(
+          (path / "evaluation" / "summary.csv").stat().st_mtime))
       notes.append("evaluation/ was current and reused (its fingerprint matched this run's "
-                   "history, scores and config), not recomputed by this run")
+                   f"history, scores and config), not recomputed by this run; its "
+                   f"summary.csv was written {written}")
   else:
-    tables["summary.csv"] = summary_table(_read(path / "summary.csv"))
+    tables["summary.csv"] = summary_table(_read(path / "summary.csv", since=record.get("time")))
   return Run(workdir=str(workdir), config=config_of(record.get("command", "")),
              record=record, seconds=seconds, end_load=end[-1].get("load") if end else None,
              tables=tables, notes=tuple(notes))
 
 
-def _read(path: pathlib.Path) -> pd.DataFrame:
+def _read(path: pathlib.Path, since: float | None = None) -> pd.DataFrame:
+  """A run's table; refused if it is older than `since` (the run record's time): a run that
+  stopped after its `done` record would otherwise show an earlier run's table."""
   if not path.is_file():
     raise FileNotFoundError(f"run {path.parent}: no {path.name}")
+  if since is not None and path.stat().st_mtime < since:
+    raise ValueError(f"run {path.parent}: {path.name} is older than its latest run record "
+                     f"(that run did not write it): {RERUN}")
   return pd.read_csv(path)
 
 

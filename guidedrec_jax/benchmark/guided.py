@@ -1,6 +1,7 @@
 """The JAX driver of `recommend.py --dataset`: a user's dataset -> one history row per zoo model.
 
-Steps (all outputs under `<workdir>/user/<slug>/`, `<workdir>` a finished benchmark run):
+Steps (all outputs under `<workdir>/user/<slug>/`, `<workdir>` a finished benchmark run;
+every path is `layout`'s):
 
 1. the zoo's model columns (`user_torch` "meta"), cached in `<workdir>/user/zoo_meta.json`
    per (zoo, manifest, code version): measured once, read on every later call;
@@ -33,20 +34,13 @@ import pandas as pd
 
 import guidedrec_jax
 from guidedrec_jax import io
-from guidedrec_jax.benchmark import plan, score_stage, user_dataset
+from guidedrec_jax.benchmark import layout, plan, score_stage, user_dataset
 from guidedrec_jax.distributed.local import run_module
 from guidedrec_jax.history import schema
 
 CHILD = "guidedrec_jax.benchmark.user_torch"
-MANIFEST = "zoo_manifest.json"
-
-
-def user_dir(workdir: pathlib.Path, name: str) -> pathlib.Path:
-  """`<workdir>/user/<slug>`: the outputs of one user dataset."""
-  return workdir / name
-
-
-LOCK = ".lock"
+MANIFEST = layout.MANIFEST  # named here too for this module's callers
+user_dir = layout.user_dir  # `<workdir>/user/<slug>`: the outputs of one user dataset
 
 
 @contextlib.contextmanager
@@ -55,7 +49,7 @@ def dataset_lock(folder: pathlib.Path) -> Iterator[None]:
   the same (workdir, dataset) waits here, then finds the first one's caches and reuses them
   instead of extracting the zoo again. The lock dies with its process (no stale locks)."""
   folder.mkdir(parents=True, exist_ok=True)
-  with open(folder / LOCK, "a+") as handle:
+  with open(folder / layout.LOCK, "a+") as handle:
     fcntl.flock(handle, fcntl.LOCK_EX)
     try:
       yield
@@ -79,7 +73,7 @@ def run_child(request: dict[str, Any], folder: pathlib.Path) -> dict[str, Any]:
 
 
 def manifest_path(workdir: pathlib.Path) -> pathlib.Path:
-  path = workdir / MANIFEST
+  path = workdir / layout.MANIFEST
   if not path.exists():
     raise FileNotFoundError(f"{path} is missing: run scripts/run_benchmark.py with this "
                             "config and workdir first")
@@ -91,13 +85,13 @@ def zoo_meta(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> pd.Dat
   names = plan.zoo_names(config)
   manifest = manifest_path(workdir)
   key = io.json_fingerprint(names, manifest.read_text(), guidedrec_jax.__version__)
-  cache = workdir / "user" / "zoo_meta.json"
+  cache = workdir / layout.ZOO_META
   cached = io.read_json(cache)  # None if missing or damaged (then measured again)
   if isinstance(cached, dict) and cached.get("key") == key and "meta" in cached:
     meta = cached["meta"]
   else:
     meta = run_child({"mode": "meta", "models": names, "manifest": str(manifest)},
-                     workdir / "user")["meta"]
+                     workdir / layout.USER)["meta"]
     io.write_json_atomic(cache, {"key": key, "meta": meta})
   return pd.DataFrame([{"model": name, **meta[name]} for name in names])
 
@@ -111,7 +105,7 @@ def extract(config: ml_collections.ConfigDict, workdir: pathlib.Path,
   child. A damaged cache is logged (`io.verified_sha256`) and recomputed by the child.
   """
   folder = user_dir(workdir, user.name)
-  cache_root = config.cache_dir or str(workdir / "cache")
+  cache_root = layout.cache_root(config, workdir)
   request = {"mode": "extract", "dataset": user_dataset.to_plan(user, config.seed),
              "manifest": str(manifest_path(workdir)), "cache_root": cache_root,
              "probe": config.probe.to_dict(), "seed": config.seed,
@@ -119,7 +113,7 @@ def extract(config: ml_collections.ConfigDict, workdir: pathlib.Path,
              "precision": config.sweep.get("precision", "auto"),
              "channels_last": config.sweep.get("channels_last", False)}
   key = io.json_fingerprint(request, manifest_path(workdir).read_text(), guidedrec_jax.__version__)
-  stamp = folder / "extract.json"
+  stamp = folder / layout.EXTRACT_STAMP
   record = io.read_json(stamp) or {}
   known = record.get("models", {}) if record.get("key") == key else {}
   fresh = {m: known[m] for m in models if m in known
@@ -147,7 +141,7 @@ def scores(config: ml_collections.ConfigDict, folder: pathlib.Path, name: str,
   features' content hash) and the score list; only models without current rows are scored.
   `scores.json` vouches for `scores.csv` by its sha256: a damaged table is scored again.
   """
-  path, stamp = folder / "scores.csv", folder / "scores.json"
+  path, stamp = folder / layout.SCORES, folder / layout.SCORES_STAMP
   keys = {m: io.json_fingerprint(io.sidecar_path(p).read_text(), tuple(config.scores))
           for m, p in caches.items()}
   known = (io.verified_stamp(stamp) or {}).get("models", {})

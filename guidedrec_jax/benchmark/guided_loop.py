@@ -26,7 +26,7 @@ import ml_collections
 import pandas as pd
 
 from guidedrec_jax import io
-from guidedrec_jax.benchmark import guided, recommender_run, user_dataset
+from guidedrec_jax.benchmark import guided, layout, recommender_run, user_dataset
 
 
 def finetune_top(config: ml_collections.ConfigDict, workdir: pathlib.Path,
@@ -35,15 +35,15 @@ def finetune_top(config: ml_collections.ConfigDict, workdir: pathlib.Path,
   """Fine-tunes the first `k` models of `table` (a ranking); returns the sweep's counts and
   the table of measured beside predicted (`measured`)."""
   models = table["model"].tolist()[:k]
-  folder = guided.user_dir(workdir, user.name)
+  folder = layout.user_dir(workdir, user.name)
   num_train, num_val = guided.guided_sizes(len(user.dataset), config.sweep)
   request = {"mode": "finetune", "dataset": user_dataset.to_plan(user, config.seed),
              "models": models, "manifest": str(guided.manifest_path(workdir)),
-             "sweep": config.sweep.to_dict(), "sweep_dir": str(folder / "sweep"),
+             "sweep": config.sweep.to_dict(), "sweep_dir": str(folder / layout.SWEEP),
              "num_train": num_train, "num_val": num_val, "seed": config.seed,
              "config": config.to_dict()}
   summary = guided.run_child(request, folder)
-  history = pd.read_csv(folder / "sweep" / "history.csv")
+  history = pd.read_csv(folder / layout.HISTORY)
   shown = ["rank", "model", "predicted_top1", "predicted_low", "predicted_high"]
   measured = table[table["model"].isin(models)][shown].merge(
       history[["model", "top1", "lr", "weight_decay"]].rename(columns={"top1": "measured_top1"}),

@@ -29,7 +29,8 @@ import ml_collections
 import pandas as pd
 
 from guidedrec_jax import io
-from guidedrec_jax.benchmark import plan, quality, recommend, recommender_run, score_stage
+from guidedrec_jax.benchmark import (layout, plan, quality, recommend, recommender_run,
+                                     score_stage)
 from guidedrec_jax.distributed import executor_from_config
 from guidedrec_jax.distributed.local import run_module
 from guidedrec_jax.recommender import evaluate, metrics
@@ -44,7 +45,7 @@ def run_torch_stages(workdir: pathlib.Path) -> dict[str, Any]:
     RuntimeError: the child failed (its traceback is on stderr above).
   """
   run_module(TORCH_STAGES, str(workdir), what="the torch stages")
-  return json.loads((workdir / "torch_stages.json").read_text())
+  return json.loads((workdir / layout.TORCH_RECORD).read_text())
 
 
 def _cached_stage(path: pathlib.Path, fingerprint: str) -> bool:
@@ -63,13 +64,13 @@ def _scores(config: ml_collections.ConfigDict, workdir: pathlib.Path,
               for task, by_model in caches.items() for model, path in by_model.items()}
   scores = tuple(config.scores)
   fingerprint = io.json_fingerprint(sidecars, scores)
-  stamp = workdir / "scores.json"
+  stamp = workdir / layout.SCORES_STAMP
   if _cached_stage(stamp, fingerprint):
     return False
   with executor_from_config(config, "scores") as executor:
     table = score_stage.score_tasks(caches, scores, executor)
-  io.write_text_atomic(workdir / recommend.SCORES, table.to_csv(index=False))
-  io.write_stamp(stamp, [workdir / recommend.SCORES], fingerprint=fingerprint, rows=len(table))
+  io.write_text_atomic(workdir / layout.SCORES, table.to_csv(index=False))
+  io.write_stamp(stamp, [workdir / layout.SCORES], fingerprint=fingerprint, rows=len(table))
   return True
 
 
@@ -90,9 +91,9 @@ def table2_rows(per_dataset: pd.DataFrame) -> list[dict[str, Any]]:
 def _evaluate(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> bool:
   """Runs setting 3 under `workdir/evaluation` unless it is current; True if it ran."""
   ev = recommend.evaluation_config(config, workdir)
-  out = workdir / "evaluation"
-  fingerprint = io.json_fingerprint((workdir / recommend.HISTORY).read_text(),
-                             (workdir / recommend.SCORES).read_text(), ev.to_dict())
+  out = workdir / layout.EVALUATION
+  fingerprint = io.json_fingerprint((workdir / layout.HISTORY).read_text(),
+                                    (workdir / layout.SCORES).read_text(), ev.to_dict())
   stamp = out / "fingerprint.json"
   if _cached_stage(stamp, fingerprint):
     return False
@@ -140,9 +141,9 @@ def run_benchmark(config: ml_collections.ConfigDict, workdir: str | pathlib.Path
   start = time.perf_counter()
   evaluated = _evaluate(config, workdir)
   seconds["evaluation"] = time.perf_counter() - start
-  per_dataset = pd.read_csv(workdir / "evaluation" / "per_dataset.csv")
+  per_dataset = pd.read_csv(workdir / layout.EVALUATION / "per_dataset.csv")
   rows = table2_rows(per_dataset)
-  history = pd.read_csv(workdir / recommend.HISTORY)
+  history = pd.read_csv(workdir / layout.HISTORY)
   noise = torch_record["noise_rerun"]
   rerun = pd.read_csv(noise["history"]) if noise else None
   ceiling = quality.noise_ceiling_row(history, rerun)
@@ -166,7 +167,7 @@ def run_benchmark(config: ml_collections.ConfigDict, workdir: str | pathlib.Path
     writer.write(event="table2", **row)
   for row in quality_rows:
     writer.write(event="history_quality", **row)
-  plots = sorted(str(p) for p in (workdir / "evaluation").glob("*.png"))
+  plots = sorted(str(p) for p in (workdir / layout.EVALUATION).glob("*.png"))
   writer.write(event="done", table2=str(table2_md), plots=plots, recommendation=str(ranking_md))
   writer.write(event="run_end", load=[round(x, 2) for x in os.getloadavg()])
   return {"table2": rows, "table2_paths": (table2_csv, table2_md), "plots": plots,

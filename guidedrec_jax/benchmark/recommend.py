@@ -20,11 +20,8 @@ import ml_collections
 import pandas as pd
 
 from guidedrec_jax import io
-from guidedrec_jax.benchmark import plan
+from guidedrec_jax.benchmark import layout, plan
 from guidedrec_jax.recommender import evaluate, protocols, rank, registry
-
-HISTORY = "sweep/history.csv"
-SCORES = "scores.csv"
 
 
 def evaluation_config(config: ml_collections.ConfigDict, workdir: str | pathlib.Path
@@ -32,8 +29,8 @@ def evaluation_config(config: ml_collections.ConfigDict, workdir: str | pathlib.
   """The benchmark's `evaluation` block with the run's history and scores paths filled in."""
   workdir = pathlib.Path(workdir)
   ev = ml_collections.ConfigDict(config.evaluation.to_dict())
-  ev.history.path = str(workdir / HISTORY)
-  ev.history.scores_path = str(workdir / SCORES)
+  ev.history.path = str(workdir / layout.HISTORY)
+  ev.history.scores_path = str(workdir / layout.SCORES)
   ev.history.datasets = tuple(config.tasks)
   return ev
 
@@ -78,9 +75,9 @@ def recommend(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
                                      ("max_gmacs", max_gmacs)) if v is not None})
   plan.check_recommend(settings, config.tasks)
   workdir = pathlib.Path(workdir)
-  for name in (HISTORY, SCORES):
-    if not (workdir / name).exists():
-      raise FileNotFoundError(f"{workdir / name} is missing: run scripts/run_benchmark.py first")
+  for path in (workdir / layout.HISTORY, workdir / layout.SCORES):
+    if not path.exists():
+      raise FileNotFoundError(f"{path} is missing: run scripts/run_benchmark.py first")
   ev = evaluation_config(config, workdir)
   method = registry.build(config.recommender, ev.history.fields, config.seed)
   history = evaluate.load_configured_history(ev.history)

@@ -23,22 +23,21 @@ import ml_collections
 import pandas as pd
 
 from guidedrec_jax import io
-from guidedrec_jax.benchmark import recommend
+from guidedrec_jax.benchmark import layout, recommend
 from guidedrec_jax.history import schema
 from guidedrec_jax.recommender import evaluate, saved
 
-DIRECTORY = "recommender"
+DIRECTORY = layout.RECOMMENDER  # named here too for this module's callers
 
 
 def guided_histories(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> pd.DataFrame:
   """Rows the guided loop measured on user datasets, scores and difficulty joined."""
   frames = []
-  for history_path in sorted((workdir / "user").glob("*/sweep/history.csv")):
-    folder = history_path.parent.parent
-    if not (folder / "scores.csv").exists():
+  for folder in layout.user_dirs_with_history(workdir):
+    if not (folder / layout.SCORES).exists():
       continue
-    history = schema.load_history(history_path)
-    scores = schema.load_scores(folder / "scores.csv")
+    history = schema.load_history(folder / layout.HISTORY)
+    scores = schema.load_scores(folder / layout.SCORES)
     frame = schema.join_scores(history, scores, tuple(config.scores))
     cfg = config.evaluation.history
     if cfg.difficulty_score:
@@ -82,7 +81,8 @@ def train_for_run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path
   """Trains and writes `<workdir>/recommender/` on every row the run knows."""
   workdir = pathlib.Path(workdir)
   return train_and_save(run_history(config, workdir), config.recommender,
-                        workdir / DIRECTORY, [str(workdir)], config.evaluation.history.fields)
+                        workdir / layout.RECOMMENDER, [str(workdir)],
+                        config.evaluation.history.fields)
 
 
 def ensure_for_run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> bool:
@@ -96,7 +96,7 @@ def ensure_for_run(config: ml_collections.ConfigDict, workdir: str | pathlib.Pat
       return False
   except (FileNotFoundError, ValueError):
     pass  # missing, or made for another method / code version: replaced below
-  train_and_save(rows, config.recommender, workdir / DIRECTORY, [str(workdir)],
+  train_and_save(rows, config.recommender, workdir / layout.RECOMMENDER, [str(workdir)],
                  config.evaluation.history.fields)
   return True
 
@@ -108,7 +108,7 @@ def load_for_config(config: ml_collections.ConfigDict, workdir: str | pathlib.Pa
   from elsewhere is taken as it is)."""
   if directory:
     return saved.load(directory)
-  return saved.load(pathlib.Path(workdir) / DIRECTORY, config.recommender)
+  return saved.load(pathlib.Path(workdir) / layout.RECOMMENDER, config.recommender)
 
 
 def history_block(entry: str) -> ml_collections.ConfigDict:
@@ -142,9 +142,9 @@ def train_recommender(config: ml_collections.ConfigDict, workdir: str | pathlib.
   run = None if config.run_workdir == "none" else pathlib.Path(config.run_workdir or workdir)
   frames, sources = [], []
   if run is not None:
-    if not (run / "config.json").exists():
+    if not (run / layout.CONFIG).exists():
       raise FileNotFoundError(f"run_workdir {run} holds no benchmark run (config.json)")
-    frames.append(run_history(_run_config(run / "config.json"), run))
+    frames.append(run_history(_run_config(run / layout.CONFIG), run))
     sources.append(str(run))
   if blocks:
     frames.append(load_histories(blocks))
@@ -153,10 +153,10 @@ def train_recommender(config: ml_collections.ConfigDict, workdir: str | pathlib.
     raise ValueError("nothing to train on: run_workdir is 'none' and histories is empty")
   history = pd.concat(frames, ignore_index=True)
   # Its own folder: `workdir` may be a benchmark run, whose config.json must stay its own.
-  record = workdir / "train_recommender"
+  record = workdir / layout.TRAIN_RECOMMENDER
   record.mkdir(parents=True, exist_ok=True)
   io.write_config(record, config)
-  model = train_and_save(history, config.recommender, workdir / DIRECTORY, sources,
+  model = train_and_save(history, config.recommender, workdir / layout.RECOMMENDER, sources,
                          config.history_fields)
   counts = history.groupby("dataset").size()
   io.write_table(record, "training_rows", [{"dataset": d, "rows": int(n)}

@@ -10,21 +10,22 @@ worker processes here for "" (one pool shared by the three stages), Ray tasks re
    checkpoint atomically under `<workdir>/pretrained/` with a JSON sidecar (reused when the
    sidecar matches), and writes the zoo manifest `<workdir>/zoo_manifest.json`: the
    `ModelSpec`s of every model this run adds to the zoo (ImageNet models at 32 px, the
-   pre-trained-here ones), which every worker re-registers (`register_manifest`);
+   pre-trained-here ones), which every worker re-registers (`torch_common.register_manifest`);
 2. fine-tunes every (model, task) pair over the HPO grid (`finetune.run_sweep`: jobs log,
    resume, history CSV under `<workdir>/sweep/`);
 3. fine-tunes every model again on `config.noise_ceiling.tasks` with another seed (same grid;
    `<workdir>/noise_ceiling/`): the noise ceiling of the history;
 4. extracts probe-set features of every (model, task) (`zoo.extract_features`, cached).
 
-It ends by writing `<workdir>/torch_stages.json`: what each stage executed or reused.
+It ends by writing `<workdir>/torch_stages.json`: what each stage executed or reused. What
+this child shares with the user path's (`user_torch`) is in `torch_common`; the paths are
+`layout`'s.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import json
 import pathlib
 import sys
@@ -37,37 +38,12 @@ import torch
 
 import guidedrec_jax
 from guidedrec_jax import io
-from guidedrec_jax.benchmark import plan
+from guidedrec_jax.benchmark import layout, plan, torch_common
 from guidedrec_jax.data import load_dataset, probe_set
 from guidedrec_jax.distributed import Executor, executor_from_config
-from guidedrec_jax.finetune.options import options_from_config
-from guidedrec_jax.finetune import (HyperParams, finetune, hpo_grid, run_sweep, split_train_val,
-                                    zoo_model_info)
-from guidedrec_jax.zoo import (ModelSpec, create_model, extract_features, feature_cache_path,
-                               get_spec, register_model)
+from guidedrec_jax.finetune import HyperParams, finetune, split_train_val
+from guidedrec_jax.zoo import create_model, feature_cache_path, get_spec
 from guidedrec_jax.zoo.registry import input_spec
-
-MANIFEST = "zoo_manifest.json"
-RESULT = "torch_stages.json"
-_REGISTERED: dict[str, float] = {}  # manifest path -> mtime registered in this process
-
-
-def register_manifest(path: str | pathlib.Path) -> None:
-  """Registers (once per process and manifest version) every spec of a zoo manifest."""
-  path = pathlib.Path(path)
-  mtime = path.stat().st_mtime
-  if _REGISTERED.get(str(path)) == mtime:
-    return
-  for entry in json.loads(path.read_text()):
-    register_model(ModelSpec(**entry), overwrite=True)
-  _REGISTERED[str(path)] = mtime
-
-
-def manifest_model_factory(manifest: str, name: str, num_classes: int,
-                           pretrained: bool) -> torch.nn.Module:
-  """`create_model` after registering the manifest: the sweep's model factory in a worker."""
-  register_manifest(manifest)
-  return create_model(name, num_classes=num_classes, pretrained=pretrained)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,7 +144,7 @@ def _pretrain(config: dict[str, Any], workdir: pathlib.Path, pool: Executor
               ) -> tuple[pathlib.Path, dict[str, Any]]:
   """Pre-trains the source models not already cached, then writes and registers the manifest."""
   jobs = [PretrainJob(arch, source,
-                      str(workdir / "pretrained" / f"{plan.pretrained_name(arch, source)}.pth"))
+                      str(layout.pretrained(workdir, plan.pretrained_name(arch, source))))
           for arch, source in config["pretrain"]["models"]]
   cfg = {**config["pretrain"], "seed": config["seed"], "device": config["device"]}
   sizes = {source: _source_train_size(source, cfg)[1]
@@ -176,11 +152,11 @@ def _pretrain(config: dict[str, Any], workdir: pathlib.Path, pool: Executor
   done = {job: cached_pretrain(job, cfg, sizes[job.source]) for job in jobs}
   reused = sum(record is not None for record in done.values())
   done.update(pool.map_unordered(pretrain_one, [j for j in jobs if done[j] is None], cfg))
-  manifest = workdir / MANIFEST
+  manifest = workdir / layout.MANIFEST
   entries = _manifest_entries(config, {job: done[job] for job in jobs})
   if not manifest.exists() or json.loads(manifest.read_text()) != entries:
     io.write_json_atomic(manifest, entries)
-  register_manifest(manifest)
+  torch_common.register_manifest(manifest)
   return manifest, {"executed": len(jobs) - reused, "reused": reused,
                     "val_top1": {j.architecture + "/" + j.source: done[j]["val_top1"]
                                  for j in jobs}}
@@ -208,20 +184,6 @@ def _task_data(config: dict[str, Any]) -> dict[str, Any]:
   return data
 
 
-def extract_one(job: tuple[str, str], context: dict[str, Any]) -> bool:
-  """Extracts (or reuses) one (task, model) feature cache; returns True if it was computed."""
-  task, model = job
-  register_manifest(context["manifest"])
-  probe, meta = context["probes"][task]
-  path = io.sidecar_path(feature_cache_path(context["cache_root"], task, model))
-  before = path.stat().st_mtime_ns if path.exists() else None
-  extract_features(model, probe, context["cache_root"], meta,
-                   batch_size=context["batch_size"], num_threads=1,
-                   precision=context.get("precision", "auto"),
-                   channels_last=context.get("channels_last", False))
-  return path.stat().st_mtime_ns != before
-
-
 def _extract(config: dict[str, Any], workdir: pathlib.Path, manifest: pathlib.Path,
              names: list[str], data: dict[str, Any], pool: Executor
              ) -> dict[str, Any]:
@@ -233,25 +195,24 @@ def _extract(config: dict[str, Any], workdir: pathlib.Path, manifest: pathlib.Pa
   is logged here and recomputed by `extract_features`.
   """
   probe = config["probe"]
-  cache_root = config["cache_dir"] or str(workdir / "cache")
+  cache_root = layout.cache_root(config, workdir)
   key = io.json_fingerprint(
       config["tasks"], config["seed"], config["sweep"]["num_train"], config["sweep"]["num_val"],
       probe, cache_root, names, manifest.read_text(), guidedrec_jax.__version__)
   jobs = [(task, name) for task in config["tasks"] for name in names]
   paths = {f"{t}/{m}": feature_cache_path(cache_root, t, m) for t, m in jobs}
   hashes = {k: io.verified_sha256(p) for k, p in paths.items()}  # logs every damaged one
-  last = (io.read_json(workdir / RESULT) or {}).get("extract", {})
+  last = (io.read_json(workdir / layout.TORCH_RECORD) or {}).get("extract", {})
   if (last.get("stage_key") == key and None not in hashes.values()
       and last.get("hashes") == hashes):
     return {**last, "computed": 0, "reused": len(jobs)}
   context = {"manifest": str(manifest), "batch_size": probe["batch_size"],
-             # The sweep's precision choice holds for extraction too (finetune/options.py).
-             "precision": config["sweep"].get("precision", "auto"),
-             "channels_last": config["sweep"].get("channels_last", False),
+             **torch_common.extraction_options(config["sweep"]),
              "cache_root": cache_root,
              "probes": {t: probe_set(d, config["seed"], probe["max_images"],
                                      probe["max_per_class"]) for t, d in data.items()}}
-  computed = sum(done for _, done in pool.map_unordered(extract_one, jobs, context))
+  computed = sum(done for _, done in pool.map_unordered(torch_common.extract_one, jobs,
+                                                        context))
   caches: dict[str, dict[str, str]] = {}
   for task, model in jobs:
     caches.setdefault(task, {})[model] = str(paths[f"{task}/{model}"])
@@ -261,7 +222,7 @@ def _extract(config: dict[str, Any], workdir: pathlib.Path, manifest: pathlib.Pa
 
 
 def _noise_rerun(config: dict[str, Any], workdir: pathlib.Path, manifest: pathlib.Path,
-                 names: list[str], data: dict[str, Any], grid: Any, pool: Executor
+                 names: list[str], data: dict[str, Any], pool: Executor
                  ) -> dict[str, Any] | None:
   """The sweep again on `config.noise_ceiling.tasks` with another seed (the noise ceiling).
 
@@ -272,15 +233,10 @@ def _noise_rerun(config: dict[str, Any], workdir: pathlib.Path, manifest: pathli
   noise, sweep_cfg = config["noise_ceiling"], config["sweep"]
   if not noise["tasks"]:
     return None
-  summary = run_sweep({t: data[t] for t in noise["tasks"]}, [zoo_model_info(n) for n in names],
-                      functools.partial(manifest_model_factory, str(manifest)), grid,
-                      workdir / "noise_ceiling", num_train=sweep_cfg["num_train"],
-                      num_val=sweep_cfg["num_val"], seed=noise["seed"], executor=pool,
-                      device=config["device"] or None,
-                      options=options_from_config(sweep_cfg))
-  return {"planned": summary.planned, "skipped": summary.skipped,
-          "executed": summary.executed, "rows": summary.rows,
-          "history": str(summary.history_path)}
+  return torch_common.sweep({t: data[t] for t in noise["tasks"]}, names, manifest, sweep_cfg,
+                            workdir / layout.NOISE_CEILING, num_train=sweep_cfg["num_train"],
+                            num_val=sweep_cfg["num_val"], seed=noise["seed"], executor=pool,
+                            device=config["device"])
 
 
 STAGES = ("pretrain", "sweep", "extract")
@@ -319,7 +275,7 @@ def run_torch_stages(workdir: str | pathlib.Path) -> dict[str, Any]:
   """Runs the three torch stages for `<workdir>/config.json`; returns (and writes) the record."""
   # Absolute: the manifest's checkpoint paths must not depend on a worker's directory.
   workdir = pathlib.Path(workdir).resolve()
-  config = json.loads((workdir / "config.json").read_text())
+  config = json.loads((workdir / layout.CONFIG).read_text())
   torch.set_num_threads(1)
   seconds: dict[str, float] = {}
   with contextlib.ExitStack() as stack:
@@ -329,31 +285,25 @@ def run_torch_stages(workdir: str | pathlib.Path) -> dict[str, Any]:
     seconds["pretrain"] = time.perf_counter() - start
     names, data = plan.zoo_names(config), _task_data(config)
     sweep_cfg = config["sweep"]
-    grid = hpo_grid(sweep_cfg["lrs"], sweep_cfg["weight_decays"], sweep_cfg["epochs"],
-                    sweep_cfg["batch_size"], sweep_cfg["optimizer"], sweep_cfg["augment"])
     start = time.perf_counter()
-    summary = run_sweep(data, [zoo_model_info(n) for n in names],
-                        functools.partial(manifest_model_factory, str(manifest)), grid,
-                        workdir / "sweep", num_train=sweep_cfg["num_train"],
-                        num_val=sweep_cfg["num_val"], seed=config["seed"],
-                        executor=pools["sweep"], device=config["device"] or None,
-                      options=options_from_config(sweep_cfg))
+    sweep = torch_common.sweep(data, names, manifest, sweep_cfg, workdir / layout.SWEEP,
+                               num_train=sweep_cfg["num_train"], num_val=sweep_cfg["num_val"],
+                               seed=config["seed"], executor=pools["sweep"],
+                               device=config["device"])
     seconds["sweep"] = time.perf_counter() - start
     start = time.perf_counter()
-    noise = _noise_rerun(config, workdir, manifest, names, data, grid, pools["sweep"])
+    noise = _noise_rerun(config, workdir, manifest, names, data, pools["sweep"])
     seconds["noise_rerun"] = time.perf_counter() - start
     start = time.perf_counter()
     extract = _extract(config, workdir, manifest, names, data, pools["extract"])
     seconds["extract"] = time.perf_counter() - start
   record = {"pretrain": pretrain,
-            "sweep": {"planned": summary.planned, "skipped": summary.skipped,
-                      "executed": summary.executed, "rows": summary.rows,
-                      "history": str(summary.history_path)},
+            "sweep": sweep,
             "noise_rerun": noise,
             "extract": extract,
             "models": names, "manifest": str(manifest),
             "seconds": {k: round(v, 2) for k, v in seconds.items()}}
-  io.write_json_atomic(workdir / RESULT, record)
+  io.write_json_atomic(workdir / layout.TORCH_RECORD, record)
   return record
 
 

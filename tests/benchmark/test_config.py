@@ -1,6 +1,8 @@
 """The benchmark config's checks and zoo naming (fast: no training)."""
 
 import pathlib
+import re
+import shlex
 import subprocess
 import sys
 
@@ -96,19 +98,38 @@ def test_ray_keys_are_declared_and_read_strictly():
     plan.check_config(config)
 
 
-def test_the_readme_cluster_flags_parse():
-  """The flags of README's cluster command set the keys they name."""
+def _cluster_command() -> list[str]:
+  """The `run_benchmark.py` command of docs/cluster.md's micro_zoo cluster block, as argv."""
+  text = (ROOT / "docs" / "cluster.md").read_text()
+  blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+  commands = [line for block in blocks
+              for line in block.replace("\\\n", " ").splitlines()
+              if "scripts/run_benchmark.py" in line and "configs/micro_zoo.py" in line]
+  assert len(commands) == 1, commands
+  argv = shlex.split(commands[0])
+  return ["prog"] + argv[argv.index("scripts/run_benchmark.py") + 1:]
+
+
+def test_the_cluster_doc_flags_parse():
+  """The flags of docs/cluster.md's cluster command set the keys they name, and pass the checks."""
   from absl import flags
   from ml_collections import config_flags
-  argv = ["prog", "--config=configs/micro_zoo.py", "--config.ray_address=auto",
-          "--config.device=", "--config.resources.pretrain.num_gpus=0.5",
-          "--config.resources.sweep.num_gpus=0.25"]
+  argv = _cluster_command()
+  overrides = [a[len("--config."):].split("=", 1) for a in argv if a.startswith("--config.")]
+  # A command for a cluster with GPUs: it joins a running cluster and reserves GPUs.
+  assert {"ray_address", "device", "resources.sweep.num_gpus"} <= {k for k, _ in overrides}
   values = flags.FlagValues()
   # As scripts/run_benchmark.py defines it; the overrides are found in argv.
   config_flags.DEFINE_config_file("config", None, flag_values=values, lock_config=True,
                                   sys_argv=argv)
+  flags.DEFINE_string("workdir", None, "", flag_values=values)
   values(argv)
   config = values.config
-  assert (config.ray_address, config.device) == ("auto", "")
-  assert (config.resources.pretrain.num_gpus, config.resources.sweep.num_gpus) == (0.5, 0.25)
+  for key, raw in overrides:
+    value = config
+    for part in key.split("."):
+      value = value[part]
+    assert value == type(value)(raw), (key, value, raw)
+  assert config.ray_address not in ("", "local")
+  assert config.resources.sweep.num_gpus > 0
   plan.check_config(config)
