@@ -31,6 +31,8 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from guidedrec_jax import io
+
 # summary.csv column -> its heading in RESULTS.md (shown when present, in this order); a
 # `<metric>_mean` column is shown as "mean ± std" when its `<metric>_std` is there too.
 SUMMARY_COLUMNS = {"method": "method", "pearson_mean": "Pearson", "spearman_mean": "Spearman",
@@ -227,4 +229,13 @@ def collect(workdirs: Sequence[str]) -> tuple[list[Run], list[str]]:
       not_run.append(str(workdir))
     else:
       runs.append(load_run(workdir))
+  return runs, not_run
+
+
+def write_results(workdirs: Sequence[str], out: str | os.PathLike, command: str
+                  ) -> tuple[list[Run], list[str]]:
+  """Reads the runs in `workdirs` and writes RESULTS.md to `out` atomically (`render`, with
+  `command` as the one that generated it); returns the runs and the workdirs not run."""
+  runs, not_run = collect(workdirs)
+  io.write_text_atomic(out, render(runs, command, not_run))
   return runs, not_run

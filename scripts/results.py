@@ -13,9 +13,8 @@ config_flags.DEFINE_config_file("config", None, "configs/results.py", lock_confi
 def main(argv):
   del argv
   config = flags.FLAGS.config
-  runs, not_run = results.collect(list(config.runs))
-  command = io.run_record()["command"]
-  io.write_text_atomic(config.out, results.render(runs, command, not_run))
+  runs, not_run = results.write_results(list(config.runs), config.out,
+                                        command=io.run_record()["command"])
   for workdir in not_run:
     print(f"note: {workdir} not run (no such folder); listed under 'Not run'", file=sys.stderr)
   sections = len({run.config for run in runs})

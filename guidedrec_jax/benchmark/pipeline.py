@@ -168,8 +168,8 @@ def run_benchmark(config: ml_collections.ConfigDict, workdir: str | pathlib.Path
   for row in quality_rows:
     writer.write(event="history_quality", **row)
   plots = sorted(str(p) for p in (workdir / layout.EVALUATION).glob("*.png"))
+  writer.write(event="run_end", load=[round(x, 2) for x in os.getloadavg()])  # done stays last
   writer.write(event="done", table2=str(table2_md), plots=plots, recommendation=str(ranking_md))
-  writer.write(event="run_end", load=[round(x, 2) for x in os.getloadavg()])
   return {"table2": rows, "table2_paths": (table2_csv, table2_md), "plots": plots,
           "recommendation": ranking, "recommendation_path": ranking_md,
           "torch_stages": torch_record, "scores_computed": scored, "evaluation_ran": evaluated,

@@ -10,9 +10,9 @@ recommender — fitted at training time, never retrained here — ranks them thr
 ranker (`recommender.rank.rank`): one order, its `predicted_top1` in [chance, 100] with an
 interval, and each blend member's vote.
 
-The report names the blend's weights and, where the blend has a similar-datasets member, the
-history datasets the new one resembles (that member's saved similarity). The guided loop
-fine-tunes the table's top k.
+The report (`dataset_report`) names the blend's weights and, where the blend has a
+similar-datasets member, the history datasets the new one resembles (that member's saved
+similarity). The guided loop fine-tunes the table's top k.
 
 Outputs in `<workdir>/user/<slug>/`: `recommendation.{csv,md}` (the ranked table, each raw MS
 score, whether the recommender saw the model in training) and `recommendation.png` (the
@@ -26,18 +26,12 @@ import pathlib
 import time
 from typing import Any
 
-import matplotlib
+import ml_collections
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import ml_collections  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from guidedrec_jax import io  # noqa: E402
-from guidedrec_jax.benchmark import (guided, guided_loop, plan, recommender_run,  # noqa: E402
+from guidedrec_jax import io
+from guidedrec_jax.benchmark import (dataset_report, guided, guided_loop, plan, recommender_run,
                                      user_dataset)
-from guidedrec_jax.recommender import neighbors, rank  # noqa: E402
+from guidedrec_jax.recommender import rank
 
 FILTERS = ("max_params", "max_gmacs", "max_input_size", "families", "models")
 
@@ -45,37 +39,6 @@ FILTERS = ("max_params", "max_gmacs", "max_input_size", "families", "models")
 def filters_of(settings: dict[str, Any]) -> dict[str, Any]:
   """The ranker's filters among `config.recommend`'s settings, checked (`rank.check_filters`)."""
   return rank.check_filters({k: settings[k] for k in FILTERS})
-
-
-def resemblance(fitted: Any, name: str, rows: pd.DataFrame) -> tuple[pd.Series, str] | None:
-  """(weight of each history dataset, largest first; the similarity's source) from the
-  blend's saved similar-datasets member, or None without one."""
-  for member in getattr(fitted, "members", ()):
-    if isinstance(member, neighbors.NeighborFitted):
-      similarity, source = member.dataset_similarity(name, rows)
-      weights = pd.Series(member.weights(similarity), index=list(member.datasets))
-      return weights.sort_values(ascending=False), source
-  return None
-
-
-def plot_ranking(table: pd.DataFrame, path: pathlib.Path, title: str) -> None:
-  """Horizontal bars of `predicted_top1` per model with its interval, in the table's order
-  (best on top); without a top-1 scale, the ranking score."""
-  column = "predicted_top1" if table["predicted_top1"].notna().all() else "score"
-  fig, ax = plt.subplots(figsize=(7, 1.2 + 0.35 * len(table)))
-  order = table.iloc[::-1]
-  error = None
-  if column == "predicted_top1":
-    error = np.stack([order[column] - order["predicted_low"],
-                      order["predicted_high"] - order[column]])
-  ax.barh(order["model"], order[column], xerr=error, capsize=3, color="tab:blue")
-  ax.set_xlabel("predicted top-1 (%), interval: ± 1 sd" if error is not None else column)
-  ax.set_title(title, fontsize=9)
-  fig.tight_layout()
-  path.parent.mkdir(parents=True, exist_ok=True)
-  with io.atomic_path(path) as tmp:
-    fig.savefig(tmp, format="png", dpi=110)
-  plt.close(fig)
 
 
 def recommend_dataset(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
@@ -121,7 +84,7 @@ def recommend_dataset(config: ml_collections.ConfigDict, workdir: str | pathlib.
   table["in_history"] = table["model"].isin(recommender.meta["models"])
   csv_path, md_path = io.write_table(folder, "recommendation", table.to_dict("records"))
   png_path = folder / "recommendation.png"
-  plot_ranking(table, png_path, f"{settings['dataset']}: {recommender.name}")
+  dataset_report.plot_ranking(table, png_path, f"{settings['dataset']}: {recommender.name}")
   seconds = time.perf_counter() - start
   weights = dict(zip(getattr(recommender.fitted, "names", ()),
                      map(float, getattr(recommender.fitted, "weights", ()))))
@@ -132,41 +95,10 @@ def recommend_dataset(config: ml_collections.ConfigDict, workdir: str | pathlib.
       scores_computed=scored, seconds=round(seconds, 2), top1=table["model"].iloc[0],
       weights=weights)
   return {"table": table, "features": features, "weights": weights,
-          "similar": resemblance(recommender.fitted, user.name, rows),
+          "similar": dataset_report.resemblance(recommender.fitted, user.name, rows),
           "paths": (csv_path, md_path, png_path), "skipped": user.skipped,
           "extract": extracted, "scores_computed": scored, "seconds": seconds, "user": user,
           "zoo_names": plan.zoo_names(config)}
-
-
-def report(result: dict[str, Any]) -> str:
-  """What the command prints: the dataset, what was skipped and reused, the ranking, paths."""
-  user, table = result["user"], result["table"]
-  counts = np.bincount(user.dataset.labels, minlength=user.dataset.num_classes)
-  lines = [f"dataset {user.spec} ({user.name}): {len(user.dataset)} images, "
-           f"{user.dataset.num_classes} classes ({counts.min()}-{counts.max()} per class)",
-           f"unreadable image files skipped: {len(user.skipped)}"
-           + "".join(f"\n  {path}" for path in user.skipped[:10])
-           + (f"\n  ... {len(user.skipped) - 10} more" if len(user.skipped) > 10 else ""),
-           f"features: {result['extract']['computed']} models extracted, "
-           f"{result['extract']['reused']} reused from the cache; scores "
-           f"{'computed' if result['scores_computed'] else 'reused'}",
-           "dataset features: " + ", ".join(f"{k} {v:.4g}" for k, v in
-                                             result["features"].items())]
-  if result["weights"]:
-    lines.append("blend weights: " + ", ".join(f"{n} {w:.2f}"
-                                               for n, w in result["weights"].items()))
-  if result["similar"] is not None:
-    weights, source = result["similar"]
-    lines.append(f"resembles ({source} similarity; weights of the history's datasets): "
-                 + ", ".join(f"{d} {w:.2f}" for d, w in weights.items()))
-  lines.append("")
-  shown = table.drop(columns=[c for c in table.columns
-                              if c in ("pretrain_domain", "score") or c.startswith("z: ")])
-  lines.append(io.markdown_table(shown.to_dict("records")))
-  csv_path, md_path, png_path = result["paths"]
-  lines.append(f"written to {csv_path}, {md_path} and {png_path} "
-               f"({result['seconds']:.1f} s)")
-  return "\n".join(lines)
 
 
 def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
@@ -181,7 +113,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
   if top and recommender_dir is not None:
     raise ValueError("finetune_top updates the run's own recommender: leave recommender unset")
   result = recommend_dataset(config, workdir, overrides, recommender_dir)
-  result["report"] = report(result)
+  result["report"] = dataset_report.report(result)
   if top:
     workdir = pathlib.Path(workdir)
     loop = guided_loop.finetune_top(config, workdir, result["user"], result["table"], top)

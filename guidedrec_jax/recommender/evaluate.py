@@ -144,8 +144,8 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> p
   summary = protocols.summarize(results)
   for record in summary.to_dict("records"):
     writer.write(event="summary", **record)
+  writer.write(event="run_end", load=[round(x, 2) for x in os.getloadavg()])  # done stays last
   writer.write(event="done", seconds=time.perf_counter() - start)
-  writer.write(event="run_end", load=[round(x, 2) for x in os.getloadavg()])
   io.write_table(workdir, "per_dataset", results.to_dict("records"))
   io.write_table(workdir, "summary", summary.to_dict("records"))
   title = f"{config.protocol}: {config.history.source}"
