@@ -105,3 +105,29 @@ def evaluation_config(protocol: str, methods: tuple = (), recommender: dict | No
   config.score_columns = True          # a raw-score row per MS score of the history
   config.plots = ml_collections.ConfigDict(dict(metric="pearson"))
   return config
+
+
+# The benchmark's recommender and its leave-one-task-out table (configs/micro_zoo.py,
+# configs/paper_zoo.py): the blend with an FM trained for a history of a few hundred rows;
+# beside it each member alone, the paper's LR / FM / FFM on three field sets, params, GMACs.
+BENCHMARK_TRAIN = dict(optimizer="adam", learning_rate=0.01, l2=1e-3, rank=4, batch_size=32,
+                       epochs=200, patience=20)
+
+
+def benchmark_blocks(difficulty_model: str, smoke: bool = False
+                     ) -> tuple[ml_collections.ConfigDict, ml_collections.ConfigDict]:
+  """(recommender, evaluation) blocks of a benchmark config; `smoke`: 30 FM epochs, one seed,
+  three rows."""
+  train = dict(BENCHMARK_TRAIN, epochs=30, patience=5) if smoke else dict(BENCHMARK_TRAIN)
+  recommender = recommender_block("d,m,S", train, num_seeds=1 if smoke else 3)
+  methods = (dict(type="model_mean"), dict(type="ridge", fields="d,m,S"),
+             dict(type="fm", fields="d,m,S_logme", train=train)) if smoke else (
+      dict(type="column", column="params_m"), dict(type="column", column="gmacs"),
+      dict(type="model_mean"), dict(type="similar_datasets", tau=1.0),
+      dict(type="ridge", fields="d,m,S"), dict(type="trees", fields="d,m,S"),
+      *(dict(type=kind, fields=fields, train=train) for kind in ("lr", "fm", "ffm")
+        for fields in ("d,m", "d,m,S_logme", "d,m,S")))
+  evaluation = evaluation_config(
+      "setting3", methods, recommender, source="csv",  # paths: filled in by the pipeline
+      difficulty_score="logme", difficulty_model=difficulty_model)
+  return ml_collections.ConfigDict(recommender), evaluation

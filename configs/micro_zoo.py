@@ -27,7 +27,7 @@ Ranked recommendation for one task, constrained:
 
 import ml_collections
 
-from configs.common import evaluation_config, parse_arg, recommender_block
+from configs.common import benchmark_blocks, parse_arg
 
 IMAGENET = ("mobilenetv2_100", "tf_efficientnet_lite0", "tf_efficientnet_lite1",
             "tf_efficientnet_lite2")
@@ -90,24 +90,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
                                                 batch_size=64))
   config.scores = ("logme", "lfc", "parc", "hscore", "transrate", "leep")
 
-  # The recommender (recommender/registry.py blocks): the blend of configs/common.py on
-  # every standard field and MS score, with an FM trained for this small history (90 rows).
-  train = dict(optimizer="adam", learning_rate=0.01, l2=1e-3, rank=4, batch_size=32,
-               epochs=200, patience=20)
-  config.recommender = ml_collections.ConfigDict(recommender_block("d,m,S", train))
-  # Leave one task out over the run's history: the recommender, each member alone, the
-  # paper's LR / FM / FFM on three field sets, params and GMACs, every raw MS score.
-  config.evaluation = evaluation_config(
-      "setting3", methods=(
-          dict(type="column", column="params_m"), dict(type="column", column="gmacs"),
-          dict(type="model_mean"), dict(type="similar_datasets", tau=1.0),
-          dict(type="ridge", fields="d,m,S"), dict(type="trees", fields="d,m,S"),
-          *(dict(type=kind, fields=fields, train=train) for kind in ("lr", "fm", "ffm")
-            for fields in ("d,m", "d,m,S_logme", "d,m,S"))),
-      recommender=config.recommender.to_dict(),
-      source="csv",                       # paths are filled in by the pipeline
-      difficulty_score="logme", difficulty_model="mobilenetv2_100@32")
-  config.evaluation.seed = config.seed
+  # The recommender (recommender/registry.py blocks, the blend of configs/common.py) and the
+  # leave-one-task-out table over the run's history (configs/common.py benchmark_blocks).
+  config.recommender, config.evaluation = benchmark_blocks("mobilenetv2_100@32", args.smoke)
 
   config.recommend = ml_collections.ConfigDict(dict(
       task="procedural/counting",  # the held-out task to rank the zoo for
@@ -132,12 +117,5 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.probe.max_per_class = 8
     config.noise_ceiling.tasks = ("digits",)
     config.scores = ("logme", "lfc")
-    smoke_train = dict(train, epochs=30, patience=5)
-    config.recommender = ml_collections.ConfigDict(
-        recommender_block("d,m,S", smoke_train, num_seeds=1))
-    config.evaluation.recommender = ml_collections.ConfigDict(config.recommender.to_dict())
-    config.evaluation.methods = (
-        dict(type="model_mean"), dict(type="ridge", fields="d,m,S"),
-        dict(type="fm", fields="d,m,S_logme", train=smoke_train))
     config.recommend.task = "digits"
   return config

@@ -1,6 +1,6 @@
 """The paper's scale: 22 ImageNet timm models x the TFDS catalogue, for a Ray cluster with GPUs.
 
-Built on `configs/micro_zoo.py` (same keys, same pipeline) with: 22 timm architectures with
+The same keys and pipeline as `configs/micro_zoo.py`, every block written out here: 22 timm architectures with
 ImageNet-1k weights run at 224 px (no pre-training here: `pretrain.models` is empty); the 37
 tasks of the 40-task catalogue (`guidedrec_jax/data/catalog.py`) that TFDS serves (add
 fgvc_aircraft, nabirds and caltech256 as `folder:<path>` tasks from local copies); VTAB-1k
@@ -29,8 +29,7 @@ are at chance: it checks the plumbing, catalogue tasks through the whole job): 4
 
 import ml_collections
 
-from configs import micro_zoo
-from configs.common import parse_arg
+from configs.common import benchmark_blocks, parse_arg
 
 # The 22 architectures (timm names, ImageNet-1k weights) and their families.
 FAMILIES = {
@@ -57,32 +56,44 @@ TASKS = (
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   args = parse_arg(arg, smoke=False)
-  config = micro_zoo.get_config()
-  config.num_workers = 1
-  config.device = ""                # each job's first CUDA device
-  config.ray_address = "auto"
+  config = ml_collections.ConfigDict()
+  config.seed = 0
+  config.num_workers = 1          # local torch worker processes (ray_address "" only)
+  config.device = ""              # each job's first CUDA device
+  config.ray_address = "auto"     # the running Ray cluster (distributed.make_executor)
   config.ray_local_num_cpus = 0
-  config.resources.sweep.update(dict(num_cpus=2.0, num_gpus=0.25))
-  config.resources.extract.update(dict(num_cpus=2.0, num_gpus=0.25))
-  config.resources.scores.update(dict(num_cpus=4.0, num_gpus=0.0))
-  config.zoo.imagenet = tuple(FAMILIES)
-  config.zoo.imagenet_input_size = 224
-  config.zoo.random = ()
-  config.zoo.families = ml_collections.ConfigDict(FAMILIES)
-  config.pretrain.models = ()
+  config.ray_max_retries = 3      # reruns of a job whose Ray worker or node died
+  # What Ray reserves per job of each stage: four fine-tuning / extraction jobs share a GPU.
+  config.resources = ml_collections.ConfigDict(dict(
+      pretrain=dict(num_cpus=1.0, num_gpus=0.0), sweep=dict(num_cpus=2.0, num_gpus=0.25),
+      extract=dict(num_cpus=2.0, num_gpus=0.25), scores=dict(num_cpus=4.0, num_gpus=0.0)))
+  config.cache_dir = ""           # feature cache root; "" = <workdir>/cache
+  config.zoo = ml_collections.ConfigDict(dict(
+      imagenet=tuple(FAMILIES),   # ImageNet-1k weights from each node's cache, <arch>@224
+      imagenet_input_size=224,
+      random=(),                  # no random-init models at this scale
+      families=ml_collections.ConfigDict(FAMILIES)))
+  config.tfds_mock_examples = 0   # > 0: TFDS tasks read tfds.testing.mock_data (smoke)
+  config.pretrain = ml_collections.ConfigDict(dict(
+      models=(), num_train=1600, num_val=400, epochs=3, lr=0.05, weight_decay=5e-4,
+      batch_size=64))             # nothing is pre-trained here
   config.tasks = TASKS
-  config.sweep.update(dict(num_train=800, num_val=200, lrs=(0.1, 0.03, 0.01, 0.003),
-                           weight_decays=(0.0, 1e-4), epochs=20, batch_size=64,
-                           augment=True, precision="auto", channels_last=True,
-                           compile=False))
-  config.noise_ceiling.tasks = ("cifar100", "dtd", "eurosat", "dsprites_location")
-  config.probe.update(dict(max_images=2000, max_per_class=25))
+  config.sweep = ml_collections.ConfigDict(dict(
+      num_train=800, num_val=200, lrs=(0.1, 0.03, 0.01, 0.003), weight_decays=(0.0, 1e-4),
+      epochs=20, batch_size=64, optimizer="sgd", augment=True,
+      precision="auto", channels_last=True, compile=False))  # bf16 autocast on CUDA
+  config.noise_ceiling = ml_collections.ConfigDict(dict(
+      seed=1, tasks=("cifar100", "dtd", "eurosat", "dsprites_location")))
+  config.probe = ml_collections.ConfigDict(dict(max_images=2000, max_per_class=25,
+                                                batch_size=64))
   config.scores = ("logme", "lfc", "parc", "hscore", "transrate", "gbc", "leep", "nce",
                    "sfda", "ncti")
-  config.evaluation.history.difficulty_model = "resnet50@224"
-  config.recommend.task = "cifar100"
+  config.recommender, config.evaluation = benchmark_blocks("resnet50@224", args.smoke)
+  config.recommend = ml_collections.ConfigDict(dict(
+      task="cifar100", max_params=0.0, max_gmacs=0.0, dataset="", max_input_size=0,
+      families=(), models=(), image_size=64, finetune_top=0))
 
-  if args.smoke:
+  if args.smoke:  # here, on TFDS mock data, in process
     config.device = "cpu"
     config.ray_address = ""
     config.num_workers = 2
@@ -98,10 +109,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.noise_ceiling.tasks = ("cifar10",)
     config.probe.update(dict(max_images=48, max_per_class=8))
     config.scores = ("logme", "lfc")
-    # The micro smoke's evaluation and recommender blocks (small), kept in step with it.
-    micro_smoke = micro_zoo.get_config("smoke")
-    config.evaluation = micro_smoke.evaluation
-    config.evaluation.history.difficulty_model = "mobilenetv2_100@32"
-    config.recommender = micro_smoke.recommender
+    config.recommender, config.evaluation = benchmark_blocks("mobilenetv2_100@32", True)
     config.recommend.task = "cifar10"
   return config

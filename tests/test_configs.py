@@ -1,5 +1,5 @@
-"""Configs are plain data: they import ml_collections and configs.common only (paper_zoo builds
-on micro_zoo), and loading any of them imports no library module, JAX, torch or sklearn."""
+"""Configs are plain data: they import ml_collections and configs.common only, and loading any
+of them imports no library module, JAX, torch or sklearn."""
 
 import ast
 import pathlib
@@ -11,8 +11,6 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CONFIGS = sorted(p for p in (ROOT / "configs").glob("*.py") if p.name != "__init__.py")
 ALLOWED = {"ml_collections", "configs.common", "__future__"}
-# The paper's scale is the micro benchmark with other values; both stay plain data.
-EXTRA = {"paper_zoo.py": {"configs.micro_zoo"}}
 
 
 def _imports(path: pathlib.Path) -> set[str]:
@@ -28,8 +26,7 @@ def _imports(path: pathlib.Path) -> set[str]:
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
 def test_config_imports_only_plain_data(path):
-  allowed = ALLOWED | EXTRA.get(path.name, set())
-  assert _imports(path) <= allowed, f"{path.name} imports {_imports(path) - allowed}"
+  assert _imports(path) <= ALLOWED, f"{path.name} imports {_imports(path) - ALLOWED}"
 
 
 def test_loading_every_config_imports_no_library():
