@@ -19,10 +19,6 @@ import io
 import json
 import os
 import pathlib
-import platform
-import shlex
-import subprocess
-import sys
 import tempfile
 import time
 from typing import Any, Iterator, Mapping, Sequence
@@ -250,49 +246,6 @@ def write_config(workdir: PathLike, config: Any) -> pathlib.Path:
   path = pathlib.Path(workdir) / "config.json"
   write_json_atomic(path, as_dict)
   return path
-
-
-def git_commit(repo: PathLike | None = None) -> str:
-  """The short sha of `repo`'s HEAD (this checkout by default), "-dirty" when tracked files
-  differ from it; "unknown" when it is not a git checkout or git fails. Never raises."""
-  repo = pathlib.Path(repo) if repo else pathlib.Path(__file__).resolve().parents[1]
-  def git(*args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
-                          timeout=10, check=True).stdout.strip()
-  try:
-    sha = git("rev-parse", "--short", "HEAD")
-    dirty = git("status", "--porcelain", "--untracked-files=no")
-  except (OSError, subprocess.SubprocessError):
-    return "unknown"
-  return (sha + "-dirty" if dirty else sha) or "unknown"
-
-
-def run_record() -> dict[str, Any]:
-  """How and where this process runs: the `{"event": "run", ...}` record every evaluation
-  and main-job run writes first to its metrics.jsonl (guidedrec_jax/results.py reads it).
-
-  Keys: commit (`git_commit`), date (UTC, ISO 8601), machine (host, processor, CPUs, memory
-  in GiB, accelerator: env `GUIDEDREC_ACCELERATOR`, else "cpu"), load (1/5/15-minute load
-  averages), cwd and command (the interpreter, relative to cwd when inside it, then
-  `sys.argv`, shell-quoted).
-  """
-  try:
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-  except (ValueError, OSError, AttributeError):
-    memory = float("nan")
-  interpreter = sys.executable or "python"
-  if interpreter.startswith(os.getcwd() + os.sep):
-    interpreter = os.path.relpath(interpreter)
-  return {
-      "commit": git_commit(),
-      "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-      "machine": {"host": platform.node(), "processor": platform.processor() or
-                  platform.machine(), "cpus": os.cpu_count(), "memory_gib": round(memory, 1),
-                  "accelerator": os.environ.get("GUIDEDREC_ACCELERATOR", "cpu")},
-      "load": [round(x, 2) for x in os.getloadavg()],
-      "cwd": os.getcwd(),
-      "command": shlex.join([interpreter, *sys.argv]),
-  }
 
 
 class MetricsWriter:

@@ -5,7 +5,7 @@ contributes is read from its own files only:
 
   config.json          the resolved config (must exist: the run is a real one)
   metrics.jsonl        appended by every run in the folder; the latest run is the part from
-                       its last `{"event": "run"}` record (`io.run_record`: commit, date,
+                       its last `{"event": "run"}` record (`provenance.run_record`: commit, date,
                        machine, load, command) to its `done` record (wall seconds), then
                        `run_end` (the load at the end)
   summary.csv          an evaluation's summary (method, Pearson, Spearman, regret, MAE, ...)
@@ -47,7 +47,7 @@ class Run:
   """One finished run as RESULTS.md shows it."""
   workdir: str
   config: str                      # the `--config=` value of its command ("" if none)
-  record: dict[str, Any]           # the `run` event (io.run_record)
+  record: dict[str, Any]           # the `run` event (provenance.run_record)
   seconds: float | None            # wall seconds, from its `done` event
   end_load: list[float] | None     # the `run_end` event's load averages
   tables: dict[str, pd.DataFrame]  # title -> table, in display order

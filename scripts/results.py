@@ -5,7 +5,7 @@ import sys
 from absl import flags
 from ml_collections import config_flags
 
-from guidedrec_jax import cli, io, results
+from guidedrec_jax import cli, io, provenance, results
 
 config_flags.DEFINE_config_file("config", None, "configs/results.py", lock_config=True)
 
@@ -14,7 +14,7 @@ def main(argv):
   del argv
   config = flags.FLAGS.config
   runs, not_run = results.write_results(list(config.runs), config.out,
-                                        command=io.run_record()["command"])
+                                        command=provenance.run_record()["command"])
   for workdir in not_run:
     print(f"note: {workdir} not run (no such folder); listed under 'Not run'", file=sys.stderr)
   sections = len({run.config for run in runs})

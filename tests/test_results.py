@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from guidedrec_jax import io, results
+from guidedrec_jax import io, provenance, results
 from guidedrec_jax.recommender import evaluate
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -148,14 +148,14 @@ def test_config_of_reads_both_flag_spellings():
 
 
 def test_run_record_names_this_checkout_and_machine():
-  record = io.run_record()
+  record = provenance.run_record()
   assert set(record) == {"commit", "date", "machine", "load", "cwd", "command"}
   head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
                         capture_output=True, text=True, check=True).stdout.strip()
   assert record["commit"].removesuffix("-dirty") == head
   assert set(record["machine"]) == {"host", "processor", "cpus", "memory_gib", "accelerator"}
   assert len(record["load"]) == 3 and record["date"].endswith("Z")
-  assert io.git_commit("/") == "unknown"  # not a git checkout: never fails
+  assert provenance.git_commit("/") == "unknown"  # not a git checkout: never fails
 
 
 def test_evaluate_writes_the_run_record(tmp_path):
@@ -174,7 +174,7 @@ def test_evaluate_writes_the_run_record(tmp_path):
   config.methods = (dict(type="ridge", fields="d,m"),)
   evaluate.evaluate(config, tmp_path / "run")
   events = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
-  assert events[0]["event"] == "run" and events[0]["commit"] == io.git_commit()
+  assert events[0]["event"] == "run" and events[0]["commit"] == provenance.git_commit()
   assert [e["event"] for e in events[-2:]] == ["run_end", "done"]
   run = results.load_run(tmp_path / "run")
   assert list(run.tables["summary.csv"]["method"]) == ["recommender", "ridge (d,m)"]

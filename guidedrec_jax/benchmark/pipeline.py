@@ -28,7 +28,7 @@ from typing import Any
 import ml_collections
 import pandas as pd
 
-from guidedrec_jax import io
+from guidedrec_jax import io, provenance
 from guidedrec_jax.benchmark import (layout, plan, quality, recommend, recommender_run,
                                      score_stage)
 from guidedrec_jax.distributed import executor_from_config
@@ -126,7 +126,7 @@ def run_benchmark(config: ml_collections.ConfigDict, workdir: str | pathlib.Path
   workdir.mkdir(parents=True, exist_ok=True)
   io.write_config(workdir, config)
   writer = io.MetricsWriter(workdir)
-  writer.write(event="run", **io.run_record())  # how and where it ran (results.py reads it)
+  writer.write(event="run", **provenance.run_record())  # where it ran (read by results.py)
   seconds: dict[str, float] = {}
   start = time.perf_counter()
   torch_record = run_torch_stages(workdir)

@@ -21,7 +21,7 @@ import pandas as pd
 
 from configs import common
 
-from guidedrec_jax import io
+from guidedrec_jax import io, provenance
 from guidedrec_jax.history import generic, parc, public, schema, timm
 from guidedrec_jax.recommender import metrics, plots, protocols, registry
 from guidedrec_jax.recommender import methods as methods_lib
@@ -134,7 +134,7 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> p
   workdir.mkdir(parents=True, exist_ok=True)
   io.write_config(workdir, config)
   writer = io.MetricsWriter(workdir)
-  writer.write(event="run", **io.run_record())  # how and where it ran (results.py reads it)
+  writer.write(event="run", **provenance.run_record())  # where it ran (read by results.py)
   start = time.perf_counter()
   history = load_configured_history(config.history)
   writer.write(event="history", **schema.summarize(history))
