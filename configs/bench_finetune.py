@@ -11,13 +11,13 @@ measured rows of the throughput table (`guidedrec_jax/cost/throughput.py` format
 On a GPU (resnet50, vit_small_patch16_224, convnext_tiny at 224 px, batch 64):
 
   .venv/bin/python scripts/bench_finetune.py --config=configs/bench_finetune.py \\
-      --workdir=/tmp/bench_finetune
+      --workdir=workdir/bench_finetune
 
 On a CPU (tiny models at 32 px, one thread; bf16 autocast on a CPU without bf16 units is
 slow and only checks the code path):
 
   .venv/bin/python scripts/bench_finetune.py --config=configs/bench_finetune.py:cpu \\
-      --workdir=/tmp/bench_finetune_cpu
+      --workdir=workdir/bench_finetune_cpu
 
 `:smoke` is one tiny model, fp32, a few steps (tests/finetune/test_bench.py).
 """

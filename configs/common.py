@@ -47,10 +47,9 @@ FM_TRAIN = dict(optimizer="adam", learning_rate=0.02, l2=1e-2, rank=8, batch_siz
 
 def recommender_block(fields: str = FIELDS, train: dict | None = None, num_seeds: int = 3
                       ) -> dict:
-  """The blend block every config ranks by (members listed literally): weights fitted on
-  every inner leave-one-dataset-out fold (max_inner_folds 0), penalised toward equal
-  (penalty) and shrunk toward equal (shrink); chosen on the public histories."""
-  return dict(type="blend", penalty=0.02, shrink=0.1, max_inner_folds=0, members=(
+  """The blend block every config ranks by (members listed literally); its weighting
+  (penalty, shrink, inner folds) is the registry's default (recommender/blend.py)."""
+  return dict(type="blend", members=(
       dict(type="model_mean"),
       dict(type="similar_datasets", tau=1.0),
       dict(type="ridge", fields=fields, l2=1.0),

@@ -5,10 +5,10 @@ with the current code does); one that does not exist is listed under "Not run". 
 
   .venv/bin/python scripts/results.py --config=configs/results.py
 
-Other runs: `--config.runs='("workdir/setting3_mine","/tmp/eval/setting3")'`; another file:
-`--config.out=/tmp/RESULTS.md`. Expected headline (stdout): `wrote RESULTS.md: 6 runs in 6
+Other runs: `--config.runs='("workdir/setting3_mine",)'`; another file:
+`--config.out=workdir/RESULTS.md`. Expected headline (stdout): `wrote RESULTS.md: 6 runs in 6
 sections, 2 not run` with the README's runs made. `:smoke` reads only workdir/micro_zoo into
-/tmp/RESULTS_smoke.md.
+workdir/RESULTS_smoke.md.
 """
 
 import ml_collections
@@ -26,5 +26,5 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.seed = 0  # unused: reading runs draws nothing
   config.runs = ("workdir/micro_zoo",) if args.smoke else RUNS
-  config.out = "/tmp/RESULTS_smoke.md" if args.smoke else "RESULTS.md"
+  config.out = "workdir/RESULTS_smoke.md" if args.smoke else "RESULTS.md"
   return config

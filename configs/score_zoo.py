@@ -3,7 +3,7 @@
 Default (offline, seeded): writes a synthetic zoo of 8 models with D in {192, 384, 768, 1024,
 2048}, N=1000, K=50 into `<workdir>/cache`, then scores it with every score family:
 
-  .venv/bin/python scripts/score_zoo.py --config=configs/score_zoo.py --workdir=/tmp/score_zoo
+  .venv/bin/python scripts/score_zoo.py --config=configs/score_zoo.py --workdir=workdir/score_zoo
 
 Expected: `scores.csv` (dataset, model, score, value; 8 models × 11 scores = 88 rows) and
 `scores_wide.md`. The planted class signal grows with the model index, and LEEP, NCE, LFC,

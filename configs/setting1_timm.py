@@ -14,7 +14,7 @@ mean of 3 training seeds. The `recommender` row is a stacked blend of ridge, FM 
 training seed is `seed`). Command:
 
   .venv/bin/python scripts/evaluate.py --config=configs/setting1_timm.py \
-      --workdir=/tmp/eval/setting1_timm
+      --workdir=workdir/setting1
 
 The field sets and FM's l2 were chosen on development splits (`--config.seed=100`: splits
 100-109; checked on 200-209), never on the reported ones. Expected headline (summary.md):
@@ -52,7 +52,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   seeds = 1 if args.smoke else 3
   members = (dict(type="ridge", fields=BANDS), dict(type="trees", fields="d,m"),
              dict(type="fm", fields=BANDS, num_seeds=seeds, train=train))
-  recommender = dict(type="blend", penalty=0.02, shrink=0.1, max_inner_folds=0, members=members)
+  recommender = dict(type="blend", members=members)
   methods = (
       dict(type="column", column="params_m"), dict(type="column", column="gmacs"),
       *(dict(type="ridge", fields=f) for f in (PAPER, "d,m", CROSSES, BANDS)),

@@ -4,7 +4,7 @@ The 420 in1k/in21k models; training history = their ImageNet top-1; test dataset
 ReaL, V2, Sketch, A, R and the A/R "clean" subsets (all models unseen on them). Command:
 
   .venv/bin/python scripts/evaluate.py --config=configs/setting2_timm.py \
-      --workdir=/tmp/eval/setting2_timm
+      --workdir=workdir/setting2
 
 Expected headline (summary.md): every learned row close to the model's ImageNet top-1
 ("model mean"): with one training dataset the learned models can only rediscover it, so
@@ -32,7 +32,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   methods = (dict(type="column", column="params_m"), dict(type="column", column="gmacs"),
              dict(type="model_mean"), dict(type="ridge", fields="d,m"),
              *(dict(type=kind, fields="d,m", train=train) for kind in kinds))
-  recommender = dict(type="blend", penalty=0.02, shrink=0.1, max_inner_folds=0, members=(
+  recommender = dict(type="blend", members=(
       dict(type="model_mean"), dict(type="ridge", fields="d,m"),
       dict(type="fm", fields="d,m", train=train)))
   config = evaluation_config("setting2", methods, recommender, source="timm")

@@ -10,7 +10,7 @@ declared: `--config.history.fields=resolution=numeric:m:log,domain=categorical:d
 refused). MS scores, long or wide, come from `--config.history.scores_path=...`. Command:
 
   .venv/bin/python scripts/evaluate.py --config=configs/setting3.py \
-      --config.history.path=my_history.csv --workdir=/tmp/eval/setting3
+      --config.history.path=my_history.csv --workdir=workdir/setting3_mine
 
 The three public histories by name: `--config=configs/setting3.py:public=sfda_group1` (or
 `ncti_group2`, `modelspider`); PARC's oracles: `--config=configs/setting3.py:parc`.

@@ -8,7 +8,7 @@ scores, so the single-column rows are MS-free heuristics. Field sets: `d,m` and 
 the paper's LR / FM / FFM on both, 5 training seeds. Command:
 
   .venv/bin/python scripts/evaluate.py --config=configs/setting3_parc.py \
-      --workdir=/tmp/eval/setting3_parc
+      --workdir=workdir/setting3
 
 Expected headline (summary.md): the `recommender` row (the blend of configs/common.py on
 `d,m,src`) within 0.01 Pearson of the best row; figures in RESULTS.md. The honest comparison

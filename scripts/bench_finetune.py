@@ -1,9 +1,9 @@
 """Images per second of the project's fine-tuning step and extraction against reference loops.
 
   .venv/bin/python scripts/bench_finetune.py --config=configs/bench_finetune.py \
-      --workdir=/tmp/bench_finetune
+      --workdir=workdir/bench_finetune
   .venv/bin/python scripts/bench_finetune.py --config=configs/bench_finetune.py:cpu \
-      --workdir=/tmp/bench_finetune_cpu
+      --workdir=workdir/bench_finetune_cpu
 """
 
 from absl import flags

@@ -1,7 +1,7 @@
 """Scores a zoo of cached features on one probe set; writes the long-form scores table.
 
-  .venv/bin/python scripts/score_zoo.py --config=configs/score_zoo.py --workdir=/tmp/score_zoo
-  .venv/bin/python scripts/score_zoo.py --config=configs/score_zoo.py:smoke --workdir=/tmp/s
+  .venv/bin/python scripts/score_zoo.py --config=configs/score_zoo.py --workdir=workdir/score_zoo
+  .venv/bin/python scripts/score_zoo.py --config=configs/score_zoo.py:smoke --workdir=workdir/score_zoo_smoke
 """
 
 from absl import flags

@@ -10,6 +10,7 @@ import math
 from typing import Any, Mapping, Sequence
 
 from guidedrec_jax.distributed import executor_from_config
+from guidedrec_jax.recommender import rank
 
 # The fan-out stages of the main job, each with its `config.resources` entry.
 STAGES = ("pretrain", "sweep", "extract", "scores")
@@ -119,8 +120,5 @@ def check_recommend(recommend: Any, tasks: Sequence[str]) -> None:
   """Raises ValueError for a task outside `tasks` or a negative size constraint."""
   if recommend["task"] not in tasks:
     raise ValueError(f"config.recommend.task {recommend['task']!r} is not one of {list(tasks)}")
-  for key in ("max_params", "max_gmacs"):
-    value = recommend[key]
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-      raise ValueError(f"config.recommend.{key} must be a number >= 0 (0 = no limit), "
-                       f"got {value!r}")
+  rank.check_filters({k: recommend[k] for k in ("max_params", "max_gmacs")},
+                     prefix="config.recommend.")

@@ -30,10 +30,9 @@ import pandas as pd  # noqa: E402
 
 from guidedrec_jax import io  # noqa: E402
 from guidedrec_jax.benchmark import recommender_run  # noqa: E402
-from guidedrec_jax.recommender import metrics, protocols, registry  # noqa: E402
+from guidedrec_jax.recommender import evaluate, metrics, protocols, registry  # noqa: E402
 
 KS = (1, 3, 5)
-RECOMMENDER = "recommender"
 
 
 def method_table(history: pd.DataFrame, recommender: Any, declared: str = ""
@@ -41,7 +40,7 @@ def method_table(history: pd.DataFrame, recommender: Any, declared: str = ""
   """The compared methods (see the module docstring), built by the registry."""
   blocks = [dict(type="model_mean"), dict(type="similar_datasets"),
             *registry.score_columns(history, declared)]
-  return [registry.build({**registry.resolve(recommender), "name": RECOMMENDER}, declared),
+  return [registry.build({**registry.resolve(recommender), "name": evaluate.RECOMMENDER}, declared),
           *(registry.build(b, declared) for b in blocks)]
 
 

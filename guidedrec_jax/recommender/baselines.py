@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from guidedrec_jax.history import schema
-from guidedrec_jax.recommender.preprocess import within_dataset
+from guidedrec_jax.recommender.preprocess import zscore_within
 
 STATE_VERSION = 1
 
@@ -35,8 +35,8 @@ def fill_missing(values: np.ndarray) -> np.ndarray:
 
 def dataset_z(frame: pd.DataFrame) -> np.ndarray:
   """float64 [rows]: `top1` z-scored within each dataset (a constant dataset's becomes 0)."""
-  z = within_dataset(frame[schema.TARGET_COLUMN].astype(float), frame["dataset"], "dataset_z")
-  return z.fillna(0.0).to_numpy(np.float64)
+  return zscore_within(frame[schema.TARGET_COLUMN].to_numpy(np.float64),
+                       frame["dataset"].to_numpy())
 
 
 def _check_state(meta: dict[str, Any], kind: str) -> None:

@@ -32,17 +32,10 @@ import pandas as pd
 from scipy import optimize
 
 from guidedrec_jax.recommender import baselines, metrics, protocols, scale, state
-from guidedrec_jax.recommender.preprocess import within_dataset
+from guidedrec_jax.recommender.preprocess import zscore_within
 
 STATE_VERSION = 1
 FIRST_MARGIN = 0.1  # how far above the rest a model the history says to try first is placed
-
-
-def zscore_within(values: np.ndarray, datasets: np.ndarray) -> np.ndarray:
-  """float64: `values` z-scored within each dataset; NaN and constant groups become 0."""
-  z = within_dataset(pd.Series(np.asarray(values, np.float64)), pd.Series(datasets),
-                     "dataset_z")
-  return z.fillna(0.0).to_numpy(np.float64)
 
 
 def _equality_solution(x: np.ndarray, y: np.ndarray, support: np.ndarray) -> np.ndarray:

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from guidedrec_jax.history import schema
+from guidedrec_jax.recommender import baselines
 from guidedrec_jax.recommender.preprocess import Preprocess, within_dataset
 
 SIMILARITIES = ("auto", "transfer", "scores", "uniform")
@@ -200,9 +201,8 @@ class NeighborFitted:
       per_model = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
       cols = rows["model"].astype(str).map(index)
       values = np.array([per_model[int(c)] if pd.notna(c) else np.nan for c in cols])
-      finite = np.isfinite(values)
       # A model without history: the median, neither first nor last for lack of data.
-      values = np.where(finite, values, np.median(values[finite]) if finite.any() else 0.0)
+      values = baselines.fill_missing(values)
       matched = matched_all[rows.index.to_numpy()]
       if self.match_value is not None and matched.any():
         others = values[~matched]

@@ -68,6 +68,13 @@ def within_dataset(values: pd.Series, datasets: pd.Series, how: str) -> pd.Serie
   return (centred / spread.where(spread > 0, 1.0)).where(values.notna())
 
 
+def zscore_within(values: np.ndarray, datasets: np.ndarray) -> np.ndarray:
+  """float64: `values` z-scored within each dataset; NaN and constant groups become 0."""
+  z = within_dataset(pd.Series(np.asarray(values, np.float64)), pd.Series(datasets),
+                     "dataset_z")
+  return z.fillna(0.0).to_numpy(np.float64)
+
+
 @dataclasses.dataclass(frozen=True)
 class Preprocess:
   """The two per-dataset choices of a recommender (see the module docstring)."""

@@ -27,8 +27,8 @@ PREDICTION_COLUMNS = ("predicted_top1", "predicted_low", "predicted_high", "scor
 META_COLUMNS = ("params_m", "gmacs", "input_size", "family", "pretrain_domain")
 
 
-def check_filters(filters: dict[str, Any]) -> dict[str, Any]:
-  """The filters with defaults for the missing ones (0 / ()).
+def check_filters(filters: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+  """The filters with defaults for the missing ones (0 / ()); errors name `prefix` + key.
 
   Raises:
     ValueError: a negative or non-numeric size limit, a bare string for a list, or an
@@ -43,12 +43,12 @@ def check_filters(filters: dict[str, Any]) -> dict[str, Any]:
     value = filters.get(key, 0)
     if isinstance(value, bool) or not (isinstance(value, (int, float)) and math.isfinite(value)
                                        and value >= 0):
-      raise ValueError(f"{key} must be a number >= 0 (0 = no limit), got {value!r}")
+      raise ValueError(f"{prefix}{key} must be a number >= 0 (0 = no limit), got {value!r}")
     out[key] = value
   for key in LIST_FILTERS:
     value = filters.get(key, ())
     if isinstance(value, str):
-      raise ValueError(f"{key} must be a sequence of names, got the string {value!r}")
+      raise ValueError(f"{prefix}{key} must be a sequence of names, got the string {value!r}")
     out[key] = tuple(value)
   return out
 

@@ -45,7 +45,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "lr": dict(_ENCODED, d_interactions="id_only", num_seeds=1, train=_TRAIN),
     "fm": dict(_ENCODED, d_interactions="id_only", num_seeds=1, train=_TRAIN),
     "ffm": dict(_ENCODED, d_interactions="id_only", num_seeds=1, train=_TRAIN),
-    "blend": dict(members=(), penalty=0.02, shrink=0.1, max_inner_folds=0),
+    # The weighting's defaults are the blend's own (recommender/blend.py).
+    "blend": dict(members=(), **{k: getattr(blend.BlendMethod, k)
+                                 for k in ("penalty", "shrink", "max_inner_folds")}),
 }
 TYPES = tuple(DEFAULTS)
 

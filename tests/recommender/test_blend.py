@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from guidedrec_jax.recommender import blend, metrics, protocols, registry
+from guidedrec_jax.recommender import blend, metrics, preprocess, protocols, registry
 from tests.recommender import histories
 
 CANDIDATES = ["cand_a", "cand_n0", "cand_n1", "cand_n2", "cand_n3"]
@@ -71,7 +71,7 @@ def test_simplex_least_squares_degenerate_cases():
 
 
 def test_zscore_within_groups():
-  got = blend.zscore_within(np.array([1.0, 2, 3, 5, 5, np.nan]),
+  got = preprocess.zscore_within(np.array([1.0, 2, 3, 5, 5, np.nan]),
                             np.array(["a", "a", "a", "b", "b", "b"]))
   np.testing.assert_allclose(got, [-1.2247449, 0, 1.2247449, 0, 0, 0], rtol=1e-6)
 
@@ -140,7 +140,7 @@ def test_a_member_perfect_on_the_training_datasets_takes_every_fitted_weight():
   # The prediction is the weighted sum of the members' within-dataset z-scores.
   test = history[history.dataset == "d2"].reset_index(drop=True)
   parts = fitted.member_predictions(test)
-  want = sum(w * blend.zscore_within(test[c].to_numpy(), test["dataset"].to_numpy())
+  want = sum(w * preprocess.zscore_within(test[c].to_numpy(), test["dataset"].to_numpy())
              for w, c in zip(fitted.weights, names))
   np.testing.assert_allclose(fitted.predict(test), want, atol=1e-12)
   assert list(parts) == names
