@@ -107,18 +107,20 @@ def evaluation_config(protocol: str, methods: tuple = (), recommender: dict | No
 
 
 # The benchmark's recommender and its leave-one-task-out table (configs/micro_zoo.py,
-# configs/paper_zoo.py): the blend with an FM trained for a history of a few hundred rows;
-# beside it each member alone, the paper's LR / FM / FFM on three field sets, params, GMACs.
+# configs/paper_zoo.py): the one blend every config ranks by (`recommender_block`); beside it
+# each member alone, and the paper's LR / FM / FFM (trained for a history of a few hundred
+# rows) on three field sets, params, GMACs.
 BENCHMARK_TRAIN = dict(optimizer="adam", learning_rate=0.01, l2=1e-3, rank=4, batch_size=32,
                        epochs=200, patience=20)
 
 
 def benchmark_blocks(difficulty_model: str, smoke: bool = False
                      ) -> tuple[ml_collections.ConfigDict, ml_collections.ConfigDict]:
-  """(recommender, evaluation) blocks of a benchmark config; `smoke`: 30 FM epochs, one seed,
-  three rows."""
+  """(recommender, evaluation) blocks of a benchmark config; `smoke`: the blend's FM for 5
+  epochs with one seed, three rows (the FM row for 30 epochs)."""
   train = dict(BENCHMARK_TRAIN, epochs=30, patience=5) if smoke else dict(BENCHMARK_TRAIN)
-  recommender = recommender_block("d,m,S", train, num_seeds=1 if smoke else 3)
+  recommender = recommender_block(FIELDS, dict(FM_TRAIN, epochs=5) if smoke else FM_TRAIN,
+                                  num_seeds=1 if smoke else 3)
   methods = (dict(type="model_mean"), dict(type="ridge", fields="d,m,S"),
              dict(type="fm", fields="d,m,S_logme", train=train)) if smoke else (
       dict(type="column", column="params_m"), dict(type="column", column="gmacs"),

@@ -70,6 +70,9 @@ def report(result: dict[str, Any]) -> str:
   if result["weights"]:
     lines.append("blend weights: " + ", ".join(f"{n} {w:.2f}"
                                                for n, w in result["weights"].items()))
+  if result.get("neighbor_share") is not None:
+    lines.append(f"similar datasets' share of this ranking (gate on closeness): "
+                 f"{result['neighbor_share']:.2f}")
   if result["similar"] is not None:
     weights, source = result["similar"]
     lines.append(f"resembles ({source} similarity; weights of the history's datasets): "

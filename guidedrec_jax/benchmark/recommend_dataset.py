@@ -11,8 +11,8 @@ ranker (`recommender.rank.rank`): one order, its `predicted_top1` in [chance, 10
 interval, and each blend member's vote.
 
 The report (`dataset_report`) names the blend's weights and, where the blend has a
-similar-datasets member, the history datasets the new one resembles (that member's saved
-similarity). The guided loop fine-tunes the table's top k.
+similar-datasets member, that member's share of this dataset's ranking (`recommender/gate.py`)
+and the history datasets the new one resembles (that member's saved similarity). The guided loop fine-tunes the table's top k.
 
 Outputs in `<workdir>/user/<slug>/`: `recommendation.{csv,md}` (the ranked table, each raw MS
 score, whether the recommender saw the model in training) and `recommendation.png` (the
@@ -88,13 +88,15 @@ def recommend_dataset(config: ml_collections.ConfigDict, workdir: str | pathlib.
   seconds = time.perf_counter() - start
   weights = dict(zip(getattr(recommender.fitted, "names", ()),
                      map(float, getattr(recommender.fitted, "weights", ()))))
+  share = (float(recommender.fitted.neighbor_share(rows)[0])
+           if getattr(recommender.fitted, "neighbor", -1) >= 0 else None)
   io.MetricsWriter(workdir).write(
       event="recommend_dataset", dataset=settings["dataset"], name=user.name,
       images=len(user.dataset), skipped=len(user.skipped), models=len(kept),
       extract_computed=extracted["computed"], torch_child=extracted["child"],
       scores_computed=scored, seconds=round(seconds, 2), top1=table["model"].iloc[0],
-      weights=weights)
-  return {"table": table, "features": features, "weights": weights,
+      weights=weights, neighbor_share=share)
+  return {"table": table, "features": features, "weights": weights, "neighbor_share": share,
           "similar": dataset_report.resemblance(recommender.fitted, user.name, rows),
           "paths": (csv_path, md_path, png_path), "skipped": user.skipped,
           "extract": extracted, "scores_computed": scored, "seconds": seconds, "user": user,

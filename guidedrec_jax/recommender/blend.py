@@ -13,10 +13,13 @@ a hair and collapse on the next dataset. The blend hedges instead:
    that leads by a hair, or duplicates another, does not take the whole vote;
 3. the weights are shrunk toward equal weights, `w = (1 - shrink) w_fit + shrink / K`:
    a member the inner folds dislike keeps a small vote, so no single member decides alone;
-4. the members are refitted on all training rows.
+4. the similar-datasets member, if any, gets a further share on datasets close to a
+   training dataset (`gate.py`: inner folds under-rate it where datasets come in pairs),
+   fitted on the same out-of-fold rows;
+5. the members are refitted on all training rows.
 
 `BlendFitted.predict` is `sum_k w_k z_k(frame)`, each member's prediction z-scored within
-each dataset of `frame`. For a user's scale it is calibrated on the same out-of-fold rows —
+each dataset of `frame`, re-standardised and mixed with the similar datasets' by the gate. For a user's scale it is calibrated on the same out-of-fold rows —
 `z = rho * standardised blend`, rho the least-squares slope of the true z-scores on it, and
 the residual's standard deviation — and turned into top-1 percent by `scale.ScaleFitted`.
 """
@@ -31,7 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from guidedrec_jax.recommender import baselines, metrics, protocols, scale, state
+from guidedrec_jax.recommender import baselines, gate, metrics, neighbors, protocols, scale, state
 from guidedrec_jax.recommender.preprocess import zscore_within
 
 STATE_VERSION = 1
@@ -110,6 +113,8 @@ class BlendFitted:
   residual: float            # out-of-fold residual std (z units)
   scale: scale.ScaleFitted
   info: dict[str, Any] = dataclasses.field(default_factory=dict)
+  gate: gate.Gate = gate.Gate()  # shut unless a similar-datasets member opened it
+  neighbor: int = -1             # that member's index (-1: none)
   STATE_TYPE = "blend"
 
   def member_predictions(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -131,18 +136,26 @@ class BlendFitted:
       return np.zeros((0,), np.float64)
     frame = frame.reset_index(drop=True)
     parts = self.member_predictions(frame)
-    score = np.stack([parts[n] for n in self.names], 1) @ self.weights
+    datasets = frame["dataset"].astype(str).to_numpy()
+    score = zscore_within(np.stack([parts[n] for n in self.names], 1) @ self.weights, datasets)
+    if self.neighbor >= 0:
+      score = gate.mix(score, parts[self.names[self.neighbor]], self.neighbor_share(frame))
     first = np.zeros(len(frame), bool)
     for member in self.members:
       if hasattr(member, "first_rows"):
         first |= member.first_rows(frame)
-    datasets = frame["dataset"].astype(str).to_numpy()
     for name in np.unique(datasets[first]):
       rows = datasets == name
       lift = rows & first
       if (rows & ~first).any():
         score[lift] += score[rows & ~first].max() - score[lift].min() + FIRST_MARGIN
     return score
+
+  def neighbor_share(self, frame: pd.DataFrame) -> np.ndarray:
+    """float64 [rows]: the similar datasets' share of each row's score (`gate.py`)."""
+    if self.neighbor < 0:
+      return np.zeros(len(frame))
+    return self.gate.share(*self.members[self.neighbor].closeness(frame))
 
   def predict_z(self, frame: pd.DataFrame) -> np.ndarray:
     """Calibrated within-dataset z-score of each row's accuracy."""
@@ -170,7 +183,8 @@ class BlendFitted:
     arrays.update(state.nest("scale", scale_arrays))
     return arrays, {"blend_state_version": STATE_VERSION, "names": list(self.names),
                     "members": metas, "rho": self.rho, "residual": self.residual,
-                    "scale": scale_meta, "info": self.info}
+                    "scale": scale_meta, "info": self.info, "gate": self.gate.to_meta(),
+                    "neighbor": self.neighbor}
 
   @classmethod
   def from_state(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> "BlendFitted":
@@ -185,7 +199,8 @@ class BlendFitted:
     return cls(names, members, weights, np.asarray(arrays["fit_weights"], np.float64),
                float(meta["rho"]), float(meta["residual"]),
                scale.ScaleFitted.from_state(state.unnest("scale", arrays), meta["scale"]),
-               dict(meta.get("info") or {}))
+               dict(meta.get("info") or {}), gate.Gate.from_meta(meta.get("gate")),
+               int(meta.get("neighbor", -1)))
 
 
 @dataclasses.dataclass
@@ -226,13 +241,33 @@ class BlendMethod:
     fit_weights = penalized_weights(x, y, float(self.penalty))
     weights = (1 - self.shrink) * fit_weights + self.shrink / len(self.members)
     blended = zscore_within(x @ weights, datasets[rows])
+    neighbor = next((k for k, m in enumerate(self.members)
+                     if isinstance(m, neighbors.NeighborMethod)), -1)
+    fitted_gate = gate.Gate()
+    if neighbor >= 0:
+      closeness, sources = self._inner_closeness(train, folds, neighbor)
+      fitted_gate = gate.fit_gate(blended, x[:, neighbor], y, datasets[rows], closeness[rows],
+                                  sources[rows])
+      blended = zscore_within(gate.mix(blended, x[:, neighbor], fitted_gate.share(
+          closeness[rows], sources[rows])), datasets[rows])
     rho = float(np.clip((blended @ y) / max(blended @ blended, 1e-12), 0.0, 1.0))
     residual = float(np.sqrt(np.mean((y - rho * blended) ** 2)))
     members = tuple(m.fit(train) for m in self.members)
     info = {"name": self.name, "inner_pearson": inner, "inner_folds": [f.held_out for f in folds],
-            "weights": dict(zip(self.names, map(float, weights)))}
+            "weights": dict(zip(self.names, map(float, weights))), "gate": fitted_gate.to_meta()}
     return BlendFitted(tuple(self.names), members, weights, fit_weights, rho, residual,
-                       scale.fit_scale(train), info)
+                       scale.fit_scale(train), info, fitted_gate, neighbor)
+
+  def _inner_closeness(self, train: pd.DataFrame, folds: Sequence[protocols.Fold],
+                       neighbor: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each training row's dataset closeness (and similarity) as the similar-datasets member
+    fitted on that row's inner fold sees it."""
+    closeness, sources = np.full(len(train), np.nan), np.full(len(train), "uniform", object)
+    for fold in folds:
+      fitted = self.members[neighbor].fit(train.iloc[fold.train].reset_index(drop=True))
+      closeness[fold.test], sources[fold.test] = fitted.closeness(
+          train.iloc[fold.test].reset_index(drop=True))
+    return closeness, sources.astype(str)
 
   def fit_predict(self, train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
     return self.fit(train).predict(test)

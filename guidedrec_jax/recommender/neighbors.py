@@ -12,9 +12,12 @@ similarity of `t` to a training dataset `d` is read from what the history and th
 (`similarity="auto"` takes the first available):
 
 * `transfer`: models of the zoo pre-trained on `t` itself (`source_data == t`, a multi-source
-  zoo): their mean z-score on `d`. A source that transfers well to `d` resembles `d`, and
-  datasets that resemble each other rank the zoo alike (e.g. a bird dataset's models do best
-  on the other bird dataset, whose model ranking is then the one to follow).
+  zoo): their mean z-score on `d`, each less the mean z-score on `d` of the models sharing its
+  architecture (`GROUP_COLUMNS`; a model without peers keeps its own z-score). A source whose
+  models beat their architecture's other sources on `d` resembles `d` — not an architecture
+  that is good everywhere — and datasets that resemble each other rank the zoo alike (e.g. a
+  pets-trained model does best on the other pet dataset, whose ranking is then the one to
+  follow).
 * `scores`: the new rows' MS scores (`ms_*`, signed higher-is-better): the mean over scores of
   the Pearson correlation, across shared models, between `t`'s and `d`'s score profiles.
 * `uniform`: none of the above: the model mean.
@@ -51,6 +54,7 @@ MIN_SHARED_MODELS = 3  # a score correlation needs at least this many shared mod
 
 
 SOURCE_MARGIN = 1.0  # z-score lead of one source's models in the source-head scores
+GROUP_COLUMNS = ("architecture", "family")  # the first present groups models by architecture
 
 
 def source_head_columns(frame: pd.DataFrame) -> list[str]:
@@ -112,6 +116,24 @@ def _pivot(frame: pd.DataFrame, values: pd.Series, datasets: list[str], models: 
                            ).reindex(index=datasets, columns=models).to_numpy(np.float64)
 
 
+def _transfer(z: np.ndarray, sources: tuple[str, ...], groups: tuple[str, ...],
+              dataset: str) -> np.ndarray:
+  """float64 [D]: the `transfer` similarity of `dataset` to each training dataset (module
+  docstring); all NaN when no model was pre-trained on `dataset`."""
+  cols = [j for j, s in enumerate(sources) if s == dataset]
+  if not cols:
+    return np.full(z.shape[0], np.nan)
+  lifted = z[:, cols].copy()
+  named = np.asarray(groups if groups else ("",) * len(sources))
+  with np.errstate(all="ignore"):
+    for k, j in enumerate(cols):
+      same = named == named[j] if named[j] else np.arange(len(sources)) == j
+      if same.sum() > 1:  # the architecture's mean on each dataset, this model included
+        lifted[:, k] -= np.nanmean(z[:, same], 1)
+    counts = np.isfinite(lifted).sum(1)
+    return np.where(counts > 0, np.nansum(lifted, 1) / np.maximum(counts, 1), np.nan)
+
+
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:
   ok = np.isfinite(a) & np.isfinite(b)
   if ok.sum() < MIN_SHARED_MODELS or np.std(a[ok]) == 0 or np.std(b[ok]) == 0:
@@ -135,6 +157,7 @@ class NeighborFitted:
   info: dict[str, Any] = dataclasses.field(default_factory=dict)
   kind: str = "neighbors"
   signs: tuple = ()               # declared score directions (preprocess.Preprocess.signs)
+  groups: tuple[str, ...] = ()    # each model's architecture ("" if none; () = unknown)
   STATE_TYPE = "neighbors"
 
   def dataset_similarity(self, dataset: str, rows: pd.DataFrame) -> tuple[np.ndarray, str]:
@@ -143,12 +166,7 @@ class NeighborFitted:
     for source in order:
       sims = np.full(len(self.datasets), np.nan)
       if source == "transfer":
-        cols = [j for j, s in enumerate(self.sources) if s == dataset]
-        if cols:
-          with np.errstate(all="ignore"):
-            counts = np.isfinite(self.z[:, cols]).sum(1)
-            sims = np.where(counts > 0, np.nansum(self.z[:, cols], 1) / np.maximum(counts, 1),
-                            np.nan)
+        sims = _transfer(self.z, self.sources, self.groups, dataset)
       elif source == "scores" and self.score_names:
         new = _signed_scores(rows, self.signs)
         index = {m: j for j, m in enumerate(self.models)}
@@ -174,6 +192,18 @@ class NeighborFitted:
     if self.match_value is None or not self.match_first:
       return np.zeros(len(frame), bool)
     return _matched(frame.reset_index(drop=True))
+
+  def closeness(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(float64 [rows], str [rows]): each row's dataset's largest raw similarity to a training
+    dataset and the similarity it was read from; NaN and "uniform" when none applies."""
+    frame = frame.reset_index(drop=True)
+    values, sources = np.full(len(frame), np.nan), np.full(len(frame), "uniform", dtype=object)
+    for dataset, rows in frame.groupby(frame["dataset"].astype(str), sort=False):
+      sims, source = self.dataset_similarity(dataset, rows)
+      if source != "uniform" and np.isfinite(sims).any():
+        values[rows.index.to_numpy()] = np.nanmax(sims)
+        sources[rows.index.to_numpy()] = source
+    return values, sources.astype(str)
 
   def weights(self, similarity: np.ndarray) -> np.ndarray:
     """float64 [D]: softmax of the standardised similarities over `tau`."""
@@ -226,7 +256,7 @@ class NeighborFitted:
             "sources": list(self.sources), "score_names": list(self.score_names),
             "tau": self.tau, "similarity": self.similarity, "match_value": self.match_value,
             "match_first": self.match_first, "info": self.info,
-            "signs": [[n, float(v)] for n, v in self.signs]}
+            "signs": [[n, float(v)] for n, v in self.signs], "groups": list(self.groups)}
     return arrays, meta
 
   @classmethod
@@ -240,7 +270,8 @@ class NeighborFitted:
                    tuple(meta["score_names"]), np.asarray(arrays["neighbors_scores"], np.float64),
                    float(meta["tau"]), str(meta["similarity"]), meta["match_value"],
                    bool(meta["match_first"]), dict(meta.get("info") or {}),
-                   signs=tuple((str(n), float(v)) for n, v in meta.get("signs", ())))
+                   signs=tuple((str(n), float(v)) for n, v in meta.get("signs", ())),
+                   groups=tuple(map(str, meta.get("groups", ()))))
     except KeyError as error:
       raise ValueError(f"a NeighborFitted state lacks {error}") from error
     fitted.check()
@@ -252,8 +283,8 @@ class NeighborFitted:
     if self.z.shape != shape or self.scores.shape != shape + (len(self.score_names),):
       raise ValueError(f"z must be {shape} and scores {shape + (len(self.score_names),)}, got "
                        f"{self.z.shape} and {self.scores.shape}")
-    if len(self.sources) != len(self.models):
-      raise ValueError("sources must name one source per model")
+    if len(self.sources) != len(self.models) or len(self.groups) not in (0, len(self.models)):
+      raise ValueError("sources (and groups, if any) must name one per model")
     if not self.tau > 0 or self.similarity not in SIMILARITIES:
       raise ValueError(f"tau must be > 0 and similarity one of {SIMILARITIES}, got "
                        f"{self.tau}, {self.similarity!r}")
@@ -295,6 +326,12 @@ class NeighborMethod:
       first = train.drop_duplicates("model")
       lookup = dict(zip(first["model"].astype(str), first["source_data"]))
       sources = tuple("" if pd.isna(lookup.get(m)) else str(lookup[m]) for m in models)
+    groups = ()
+    column = next((c for c in GROUP_COLUMNS if c in train.columns), None)
+    if column:
+      first = train.drop_duplicates("model")
+      lookup = dict(zip(first["model"].astype(str), first[column]))
+      groups = tuple("" if pd.isna(lookup.get(m)) else str(lookup[m]) for m in models)
     matched = _matched(train)
     match_value, match_first = None, False
     if matched.any():
@@ -309,7 +346,7 @@ class NeighborMethod:
             "match_first": match_first}
     return NeighborFitted(tuple(datasets), tuple(models), z, sources, score_names, scores,
                           float(self.tau), self.similarity, match_value, match_first,
-                          info, signs=tuple(self.signs)).check()
+                          info, signs=tuple(self.signs), groups=groups).check()
 
   def fit_predict(self, train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
     return self.fit(train).predict(test)

@@ -124,9 +124,17 @@ def test_saved_blend_weights_and_similar_datasets_in_the_report(run, first_and_s
   assert sum(first["weights"].values()) == pytest.approx(1.0)
   assert ("blend weights: " + ", ".join(f"{n} {w:.2f}" for n, w in first["weights"].items())
           in first["report"])
-  # Each member's vote is a column; the score is their weighted sum.
+  # Each member's vote is a column; the score is their weighted sum, standardised, mixed with
+  # the similar datasets' vote by the gate's share for this dataset.
   votes = np.stack([first["table"][f"z: {n}"] for n in names], 1)
-  np.testing.assert_allclose(votes @ saved.fitted.weights, first["table"]["score"], atol=1e-9)
+  weighted = votes @ saved.fitted.weights
+  share = first["neighbor_share"]
+  assert saved.fitted.neighbor == names.index("similar datasets (tau=1)") and 0 <= share < 1
+  want = ((1 - share) * (weighted - weighted.mean()) / weighted.std()
+          + share * votes[:, saved.fitted.neighbor])
+  np.testing.assert_allclose(want, first["table"]["score"], atol=1e-9)
+  assert f"similar datasets' share of this ranking (gate on closeness): {share:.2f}" \
+      in first["report"]
   weights, source = first["similar"]
   assert sorted(weights.index) == sorted(config.tasks) and source == "scores"
   assert weights.sum() == pytest.approx(1.0) and weights.is_monotonic_decreasing

@@ -137,12 +137,15 @@ def test_a_member_perfect_on_the_training_datasets_takes_every_fitted_weight():
   np.testing.assert_allclose(fitted.fit_weights, [1, 0, 0], atol=1e-9)
   np.testing.assert_allclose(fitted.weights, [0.75 + 0.25 / 3, 0.25 / 3, 0.25 / 3], atol=1e-9)
   assert fitted.weights.sum() == pytest.approx(1.0)
-  # The prediction is the weighted sum of the members' within-dataset z-scores.
+  # The prediction is the weighted sum of the members' within-dataset z-scores, standardised
+  # (no similar-datasets member here: no gate).
   test = history[history.dataset == "d2"].reset_index(drop=True)
   parts = fitted.member_predictions(test)
   want = sum(w * preprocess.zscore_within(test[c].to_numpy(), test["dataset"].to_numpy())
              for w, c in zip(fitted.weights, names))
-  np.testing.assert_allclose(fitted.predict(test), want, atol=1e-12)
+  np.testing.assert_allclose(fitted.predict(test),
+                             preprocess.zscore_within(want, test["dataset"].to_numpy()), atol=1e-12)
+  assert fitted.neighbor == -1 and not np.isfinite(fitted.gate.offset)
   assert list(parts) == names
 
 

@@ -1,0 +1,96 @@
+"""The neighbour gate and the architecture-relative transfer similarity: planted data."""
+
+import numpy as np
+import pandas as pd
+
+from guidedrec_jax.recommender import gate, neighbors, registry, state
+from tests.recommender import histories
+
+
+def _planted(seed, close_right=True, num_datasets=8, num_models=30):
+  """Rows of `num_datasets` datasets: a blend moderately right everywhere; the neighbours
+  right on the close half (closeness 1) and random on the far half (closeness 0), or random
+  everywhere (`close_right=False`)."""
+  rng = np.random.default_rng(seed)
+  names = np.repeat([f"d{i}" for i in range(num_datasets)], num_models)
+  target = rng.normal(size=names.size)
+  close = np.repeat(np.arange(num_datasets) % 2 == 0, num_models)
+  blend_z = target + rng.normal(scale=1.2, size=names.size)
+  neighbor_z = np.where(close & close_right, target + rng.normal(scale=0.2, size=names.size),
+                        rng.normal(size=names.size))
+  z = lambda v: np.concatenate([(v[names == d] - v[names == d].mean()) / v[names == d].std()
+                                for d in np.unique(names)])
+  closeness = np.where(close, 1.0, 0.0)
+  return z(blend_z), z(neighbor_z), z(target), names, closeness, np.full(names.size, "scores")
+
+
+def _inner(parts, fitted):
+  blend_z, neighbor_z, target_z, names, closeness, sources = parts
+  score = gate.mix(blend_z, neighbor_z, fitted.share(closeness, sources))
+  groups = [np.flatnonzero(names == d) for d in np.unique(names)]
+  return gate._mean_pearson(score, target_z, groups)  # pylint: disable=protected-access
+
+
+def test_the_gate_opens_on_close_datasets_where_the_neighbours_are_right():
+  parts = _planted(0)
+  fitted = gate.fit_gate(*parts)
+  share = fitted.share(np.array([1.0, 0.0]), np.array(["scores", "scores"]))
+  assert fitted.slope > 0 and share[0] > 0.7 and share[1] < 0.3
+  assert _inner(parts, fitted) > _inner(parts, gate.Gate()) + 0.1
+  # Unknown closeness, or closeness of another similarity: the blend alone.
+  np.testing.assert_array_equal(
+      fitted.share(np.array([np.nan, 1.0]), np.array(["scores", "transfer"])), [0.0, 0.0])
+  assert gate.Gate.from_meta(fitted.to_meta()) == fitted
+
+
+def test_the_gate_stays_shut_when_the_neighbours_know_nothing():
+  for seed in range(4):
+    parts = _planted(seed, close_right=False, num_models=80)
+    fitted = gate.fit_gate(*parts)
+    assert fitted.share(np.array([0.0, 1.0]), np.array(["scores"] * 2)).max() < 0.1
+    assert _inner(parts, fitted) >= _inner(parts, gate.Gate())  # the shut gate is a candidate
+  assert not np.isfinite(gate.Gate.from_meta(gate.Gate().to_meta()).offset)
+  # No closeness at all, or only one dataset with one: nothing to fit a gate on.
+  blend_z, neighbor_z, target_z, names, closeness, sources = _planted(0)
+  assert gate.fit_gate(blend_z, neighbor_z, target_z, names, np.full(names.size, np.nan),
+                       sources) == gate.Gate()
+  one = np.where(names == "d0", 1.0, np.nan)
+  assert gate.fit_gate(blend_z, neighbor_z, target_z, names, one, sources) == gate.Gate()
+
+
+def test_transfer_similarity_compares_a_source_with_its_own_architecture():
+  """Source `t`'s models are of the architecture that is best everywhere: their raw z-scores
+  make every dataset look alike. Against the same architecture's other sources, only `b`
+  (where pre-training on `t` helps) resembles `t`."""
+  #        models: big.t  big.s  big.u  small.t small.s   (rows: datasets a, b, c)
+  z = np.array([[1.5, 1.5, 1.4, -1.0, -1.0],
+                [1.9, 1.1, 1.1, -0.6, -1.4],
+                [1.5, 1.5, 1.5, -1.0, -1.0]])
+  sources = ("t", "s", "u", "t", "s")
+  groups = ("big", "big", "big", "small", "small")
+  got = neighbors._transfer(z, sources, groups, "t")  # pylint: disable=protected-access
+  want = np.mean([z[:, 0] - z[:, :3].mean(1), z[:, 3] - z[:, 3:].mean(1)], 0)
+  np.testing.assert_allclose(got, want, atol=1e-12)
+  assert np.argmax(got) == 1 and got[1] > got[0] + 0.4
+  plain = neighbors._transfer(z, sources, (), "t")  # pylint: disable=protected-access
+  np.testing.assert_allclose(plain, z[:, [0, 3]].mean(1))  # no architectures: raw z-scores
+  assert np.isnan(neighbors._transfer(z, sources, groups, "x")).all()  # no model of `x`
+
+
+def test_the_blend_gates_its_similar_datasets_member_and_keeps_it_in_its_state():
+  history = histories.two_families()
+  block = dict(type="blend", members=[dict(type="model_mean"),
+                                      dict(type="similar_datasets", tau=0.5),
+                                      dict(type="ridge", fields="d,m,S")])
+  fitted = registry.build(block).fit(history[history.dataset != "a1"])
+  assert fitted.neighbor == 1 and fitted.info["gate"] == fitted.gate.to_meta()
+  test = history[history.dataset == "a1"].reset_index(drop=True)
+  share = fitted.neighbor_share(test)
+  assert share.shape == (len(test),) and np.all((share >= 0) & (share < 1))
+  closeness, sources = fitted.members[1].closeness(test)
+  assert np.all(np.isfinite(closeness)) and set(sources) == {"scores"}
+  loaded = state.load_state(*state.state_of(fitted))
+  assert loaded.gate == fitted.gate and loaded.neighbor == 1
+  np.testing.assert_allclose(loaded.predict(test), fitted.predict(test), atol=1e-12)
+  frame = pd.concat([test, test.assign(dataset="unseen")], ignore_index=True)
+  assert fitted.predict(frame).shape == (len(frame),)
