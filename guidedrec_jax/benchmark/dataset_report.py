@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from guidedrec_jax import io  # noqa: E402
-from guidedrec_jax.recommender import neighbors  # noqa: E402
+from guidedrec_jax.recommender import neighbors, rank  # noqa: E402
 
 
 def resemblance(fitted: Any, name: str, rows: pd.DataFrame) -> tuple[pd.Series, str] | None:
@@ -78,8 +78,8 @@ def report(result: dict[str, Any]) -> str:
     lines.append(f"resembles ({source} similarity; weights of the history's datasets): "
                  + ", ".join(f"{d} {w:.2f}" for d, w in weights.items()))
   lines.append("")
-  shown = table.drop(columns=[c for c in table.columns
-                              if c in ("pretrain_domain", "score") or c.startswith("z: ")])
+  shown = table.drop(columns=[c for c in table.columns if c in ("pretrain_domain", "score")
+                              or c.startswith(rank.VOTE_PREFIX)])
   lines.append(io.markdown_table(shown.to_dict("records")))
   csv_path, md_path, png_path = result["paths"]
   lines.append(f"written to {csv_path}, {md_path} and {png_path} "

@@ -12,6 +12,11 @@ runs only the jobs missing there, and `sweep/history.csv` holds the best grid po
 Training sizes follow the benchmark's (`guided.guided_sizes`): `config.sweep.num_train`
 images and `num_val` held out when the dataset has them, else a quarter held out.
 
+The ranking is then checked against what was measured (`agreement`, `guided_agreement.md`):
+regret@1 / @3 among the fine-tuned models and Spearman, for the table's order and for each
+blend member's vote alone (the model mean's among them) — with `k` = the whole zoo, the true
+regret of the recommendation.
+
 Then the saved recommender is retrained from scratch on every row the run knows, the new
 ones included (`recommender_run`'s docstring says why not a warm start), whenever its
 training fingerprint differs from those rows', so the next call ranks with them.
@@ -23,10 +28,13 @@ import pathlib
 from typing import Any
 
 import ml_collections
+import numpy as np
 import pandas as pd
 
 from guidedrec_jax import io
 from guidedrec_jax.benchmark import guided, layout, recommender_run, user_dataset
+from guidedrec_jax.recommender import metrics
+from guidedrec_jax.recommender.rank import VOTE_PREFIX
 
 
 def finetune_top(config: ml_collections.ConfigDict, workdir: pathlib.Path,
@@ -49,7 +57,30 @@ def finetune_top(config: ml_collections.ConfigDict, workdir: pathlib.Path,
       history[["model", "top1", "lr", "weight_decay"]].rename(columns={"top1": "measured_top1"}),
       on="model", how="left")
   io.write_table(folder, "guided", measured.to_dict("records"))
-  return {**summary, "measured": measured, "num_train": num_train, "num_val": num_val}
+  checked = agreement(table, measured.set_index("model")["measured_top1"])
+  io.write_table(folder, "guided_agreement", checked.to_dict("records"))
+  return {**summary, "measured": measured, "agreement": checked, "num_train": num_train,
+          "num_val": num_val}
+
+
+def agreement(table: pd.DataFrame, measured: pd.Series) -> pd.DataFrame:
+  """One row per ranking — the table's order (`recommender`), then each member's vote
+  column — on the models with a finite `measured` top-1 (indexed by model): their number,
+  regret@1 and regret@3 among them (points) and Spearman (NaN under 3 models)."""
+  rows = table[table["model"].isin(measured.index)]
+  true = measured.reindex(rows["model"]).to_numpy(np.float64)
+  known = np.isfinite(true)
+  rankings = {"recommender": -rows["rank"].to_numpy(np.float64)}
+  rankings.update({c[len(VOTE_PREFIX):]: rows[c].to_numpy(np.float64)
+                   for c in rows.columns if c.startswith(VOTE_PREFIX)})
+  out = []
+  for name, values in rankings.items():
+    if not known.any():
+      break
+    got = metrics.dataset_metrics(values[known], true[known])
+    out.append({"ranking": name, "models": int(known.sum()), "regret1": got["regret"],
+                "regret3": got["regret3"], "spearman": got["spearman"]})
+  return pd.DataFrame(out, columns=["ranking", "models", "regret1", "regret3", "spearman"])
 
 
 def refresh_recommender(config: ml_collections.ConfigDict, workdir: pathlib.Path
@@ -63,7 +94,9 @@ def report(result: dict[str, Any], retrained: bool) -> str:
   lines = [f"guided fine-tuning: {result['executed']} jobs run, {result['skipped']} already "
            f"logged (of {result['planned']}); {result['num_train']} training and "
            f"{result['num_val']} validation images", "",
-           io.markdown_table(result["measured"].to_dict("records")),
+           io.markdown_table(result["measured"].to_dict("records")), "",
+           "the ranking against the measured top-1 (regret among the fine-tuned models):",
+           io.markdown_table(result["agreement"].to_dict("records")),
            "saved recommender " + ("retrained with the new rows" if retrained
                                    else "already trained on these rows")]
   return "\n".join(lines)

@@ -12,7 +12,8 @@ interval, and each blend member's vote.
 
 The report (`dataset_report`) names the blend's weights and, where the blend has a
 similar-datasets member, that member's share of this dataset's ranking (`recommender/gate.py`)
-and the history datasets the new one resembles (that member's saved similarity). The guided loop fine-tunes the table's top k.
+and the history datasets the new one resembles (that member's saved similarity). The guided
+loop fine-tunes the table's top k.
 
 Outputs in `<workdir>/user/<slug>/`: `recommendation.{csv,md}` (the ranked table, each raw MS
 score, whether the recommender saw the model in training) and `recommendation.png` (the

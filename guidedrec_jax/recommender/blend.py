@@ -19,7 +19,8 @@ a hair and collapse on the next dataset. The blend hedges instead:
 5. the members are refitted on all training rows.
 
 `BlendFitted.predict` is `sum_k w_k z_k(frame)`, each member's prediction z-scored within
-each dataset of `frame`, re-standardised and mixed with the similar datasets' by the gate. For a user's scale it is calibrated on the same out-of-fold rows —
+each dataset of `frame`, re-standardised and mixed with the similar datasets' by the gate.
+For a user's scale it is calibrated on the same out-of-fold rows —
 `z = rho * standardised blend`, rho the least-squares slope of the true z-scores on it, and
 the residual's standard deviation — and turned into top-1 percent by `scale.ScaleFitted`.
 """

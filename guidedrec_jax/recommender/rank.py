@@ -25,6 +25,7 @@ SIZE_FILTERS = (("max_params", "params_m"), ("max_gmacs", "gmacs"),
 LIST_FILTERS = ("families", "models")
 PREDICTION_COLUMNS = ("predicted_top1", "predicted_low", "predicted_high", "score")
 META_COLUMNS = ("params_m", "gmacs", "input_size", "family", "pretrain_domain")
+VOTE_PREFIX = "z: "  # a blend member's vote column: VOTE_PREFIX + the member's name
 
 
 def check_filters(filters: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -103,7 +104,7 @@ def rank(fitted: Any, rows: pd.DataFrame, filters: dict[str, Any] | None = None
                         "predicted_low": low, "predicted_high": high, "score": score})
   if hasattr(fitted, "member_predictions"):
     for name, values in fitted.member_predictions(rows).items():
-      table[f"z: {name}"] = values
+      table[VOTE_PREFIX + name] = values
   for column in (*META_COLUMNS, *schema.score_columns(rows)):
     if column in rows.columns:
       table[column] = rows[column].to_numpy()

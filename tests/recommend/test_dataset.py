@@ -282,6 +282,9 @@ def test_finetune_top_one_appends_one_row_and_retrains(run, first_and_second):
   measured = first["guided"]["measured"]
   assert measured["model"].tolist() == [top] and np.isfinite(measured["measured_top1"]).all()
   assert "measured_top1" in first["report"]
+  checked = first["guided"]["agreement"]
+  assert checked["models"].eq(1).all() and checked["regret1"].eq(0).all()
+  assert "the ranking against the measured top-1" in first["report"]
   after = recommender_run.load_for_config(config, workdir).meta
   assert after["fingerprint"] != before and first["user"].name in after["datasets"]
   # The retrained recommender may rank another model first: ask for the same one again.
