@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from guidedrec_jax import io  # noqa: E402
-from guidedrec_jax.benchmark import recommender_run  # noqa: E402
+from guidedrec_jax.benchmark import layout, recommender_run  # noqa: E402
 from guidedrec_jax.recommender import evaluate, metrics, protocols, registry  # noqa: E402
 
 KS = (1, 3, 5)
@@ -105,7 +105,7 @@ def run_regret(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
   per_task = leave_one_task_out(
       history, method_table(history, config.recommender, config.evaluation.history.fields), ks)
   summary = summarize(per_task)
-  out = workdir / "regret"
+  out = workdir / layout.REGRET
   io.write_table(out, "per_task", per_task.to_dict("records"))
   csv_path, md_path = io.write_table(out, "regret_at_k", summary.to_dict("records"))
   plot_regret(summary, out / "regret_vs_k.png",

@@ -24,13 +24,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from guidedrec_jax.benchmark import layout
 from guidedrec_jax.data import folder as folder_lib
 from guidedrec_jax.data import load_dataset
 from guidedrec_jax.data.base import ImageDataset
 
 # Feature caches and history rows of user datasets live under this prefix, apart from the
 # benchmark's tasks: a probe set of "digits" drawn here must never replace the benchmark's.
-PREFIX = "user/"
+PREFIX = layout.USER + "/"
 MIN_PER_CLASS = 2
 
 

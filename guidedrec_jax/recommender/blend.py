@@ -215,6 +215,7 @@ class BlendMethod:
   seed: int = 0
   penalty: float = 0.02
   signs: tuple = ()
+  gate: bool = True  # gate the similar-datasets member by closeness (gate.py); False: never
 
   def __post_init__(self):
     if not self.members or len(self.members) != len(self.names):
@@ -243,7 +244,7 @@ class BlendMethod:
     weights = (1 - self.shrink) * fit_weights + self.shrink / len(self.members)
     blended = zscore_within(x @ weights, datasets[rows])
     neighbor = next((k for k, m in enumerate(self.members)
-                     if isinstance(m, neighbors.NeighborMethod)), -1)
+                     if self.gate and isinstance(m, neighbors.NeighborMethod)), -1)
     fitted_gate = gate.Gate()
     if neighbor >= 0:
       closeness, sources = self._inner_closeness(train, folds, neighbor)

@@ -14,7 +14,8 @@ Types:
   ridge             closed-form ridge regression on the encoded `fields`
   trees             gradient-boosted trees on the encoded `fields`
   lr, fm, ffm       the paper's models (Optax), `num_seeds` training seeds averaged
-  blend             a stacked blend of `members` (blocks), `recommender/blend.py`
+  blend             a stacked blend of `members` (blocks), `recommender/blend.py`; `gate`
+                    (default True) gives the similar-datasets member its closeness gate
 
 `fields` is a field-set spec (`field_encoding.resolve_fields`) or `label=spec`, the label naming a
 long spec in tables. The history's declared columns (`history.fields`) reach every kind
@@ -47,7 +48,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "ffm": dict(_ENCODED, d_interactions="id_only", num_seeds=1, train=_TRAIN),
     # The weighting's defaults are the blend's own (recommender/blend.py).
     "blend": dict(members=(), **{k: getattr(blend.BlendMethod, k)
-                                 for k in ("penalty", "shrink", "max_inner_folds")}),
+                                 for k in ("penalty", "shrink", "max_inner_folds", "gate")}),
 }
 TYPES = tuple(DEFAULTS)
 
@@ -83,6 +84,8 @@ def resolve(block: Any) -> dict[str, Any]:
     if not out["members"]:
       raise ValueError("a blend block needs members (a list of method blocks)")
     out["members"] = [resolve(m) for m in out["members"]]
+    if not isinstance(out["gate"], bool):
+      raise ValueError(f"a blend block's gate must be true or false, got {out['gate']!r}")
   if kind == "column" and not out["column"]:
     raise ValueError("a column block needs column (a history column such as ms_logme)")
   return out
@@ -152,7 +155,7 @@ def build(block: Any, declared: dict[str, str] | str = "", seed: int | None = No
     members = [build(m, declared, seed) for m in b["members"]]
     return blend.BlendMethod(name, members, [m.name for m in members], shrink=float(b["shrink"]),
                              max_inner_folds=int(b["max_inner_folds"]), seed=seed,
-                             penalty=float(b["penalty"]), signs=signs)
+                             penalty=float(b["penalty"]), signs=signs, gate=bool(b["gate"]))
   fields = _fields(b["fields"])[1]
   Preprocess(b["target"], b["score_norm"])  # a bad choice is refused here, before any fit
   common = dict(target=b["target"], score_norm=b["score_norm"], extra_fields=extra, signs=signs)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from guidedrec_jax.recommender import gate, neighbors, registry, state
 from tests.recommender import histories
@@ -36,6 +37,8 @@ def test_the_gate_opens_on_close_datasets_where_the_neighbours_are_right():
   fitted = gate.fit_gate(*parts)
   share = fitted.share(np.array([1.0, 0.0]), np.array(["scores", "scores"]))
   assert fitted.slope > 0 and share[0] > 0.7 and share[1] < 0.3
+  grid = np.linspace(-2, 3, 51)  # the closer, the larger the share (the README's promise)
+  assert np.all(np.diff(fitted.share(grid, np.full(grid.size, "scores"))) >= 0)
   assert _inner(parts, fitted) > _inner(parts, gate.Gate()) + 0.1
   # Unknown closeness, or closeness of another similarity: the blend alone.
   np.testing.assert_array_equal(
@@ -94,3 +97,17 @@ def test_the_blend_gates_its_similar_datasets_member_and_keeps_it_in_its_state()
   np.testing.assert_allclose(loaded.predict(test), fitted.predict(test), atol=1e-12)
   frame = pd.concat([test, test.assign(dataset="unseen")], ignore_index=True)
   assert fitted.predict(frame).shape == (len(frame),)
+
+
+def test_a_blend_without_its_gate_keeps_the_weighted_sum():
+  history = histories.two_families()
+  block = dict(type="blend", gate=False, members=[dict(type="model_mean"),
+                                                  dict(type="similar_datasets", tau=0.5)])
+  fitted = registry.build(block).fit(history[history.dataset != "a1"])
+  test = history[history.dataset == "a1"].reset_index(drop=True)
+  assert fitted.neighbor == -1 and not fitted.neighbor_share(test).any()
+  votes = np.stack(list(fitted.member_predictions(test).values()), 1) @ fitted.weights
+  np.testing.assert_allclose(fitted.predict(test), (votes - votes.mean()) / votes.std(),
+                             atol=1e-12)
+  with pytest.raises(ValueError, match="gate must be true or false"):
+    registry.build({**block, "gate": "no"})
