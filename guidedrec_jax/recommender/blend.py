@@ -125,8 +125,10 @@ class BlendFitted:
     return {name: zscore_within(member.predict(frame), datasets)
             for name, member in zip(self.names, self.members)}
 
-  def predict(self, frame: pd.DataFrame) -> np.ndarray:
-    """The blend's ranking score per row (higher = better).
+  def predict(self, frame: pd.DataFrame,
+              parts: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """The blend's ranking score per row (higher = better); `parts`: `member_predictions`
+    of `frame` if already computed.
 
     A model pre-trained on the row's own dataset goes first when a similar-datasets member
     learned from the training history that such models do (`NeighborFitted.first_rows`),
@@ -136,7 +138,7 @@ class BlendFitted:
     if frame.empty:
       return np.zeros((0,), np.float64)
     frame = frame.reset_index(drop=True)
-    parts = self.member_predictions(frame)
+    parts = self.member_predictions(frame) if parts is None else parts
     datasets = frame["dataset"].astype(str).to_numpy()
     score = zscore_within(np.stack([parts[n] for n in self.names], 1) @ self.weights, datasets)
     if self.neighbor >= 0:
@@ -158,16 +160,26 @@ class BlendFitted:
       return np.zeros(len(frame))
     return self.gate.share(*self.members[self.neighbor].closeness(frame))
 
-  def predict_z(self, frame: pd.DataFrame) -> np.ndarray:
-    """Calibrated within-dataset z-score of each row's accuracy."""
+  def predict_z(self, frame: pd.DataFrame, score: np.ndarray | None = None) -> np.ndarray:
+    """Calibrated within-dataset z-score of each row's accuracy (`score`: `predict(frame)`
+    if already computed)."""
     frame = frame.reset_index(drop=True)
-    return self.rho * zscore_within(self.predict(frame), frame["dataset"].astype(str).to_numpy())
+    score = self.predict(frame) if score is None else score
+    return self.rho * zscore_within(score, frame["dataset"].astype(str).to_numpy())
 
-  def predict_interval(self, frame: pd.DataFrame
+  def predict_interval(self, frame: pd.DataFrame, score: np.ndarray | None = None
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(predicted top-1, low, high) in percent, each in [chance, 100] (`scale`)."""
     frame = frame.reset_index(drop=True)
-    return self.scale.top1(frame, self.predict_z(frame), self.residual)
+    return self.scale.top1(frame, self.predict_z(frame, score), self.residual)
+
+  def rank_columns(self, frame: pd.DataFrame) -> tuple[np.ndarray, tuple, dict[str, np.ndarray]]:
+    """(score, (top1, low, high), member votes) of `frame`, each member predicting once: the
+    columns `rank.rank` shows."""
+    frame = frame.reset_index(drop=True)
+    votes = self.member_predictions(frame)
+    score = self.predict(frame, votes)
+    return score, self.predict_interval(frame, score), votes
 
   def predict_top1(self, frame: pd.DataFrame) -> np.ndarray:
     return self.predict_interval(frame)[0]

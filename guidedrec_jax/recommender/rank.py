@@ -95,16 +95,19 @@ def rank(fitted: Any, rows: pd.DataFrame, filters: dict[str, Any] | None = None
     raise ValueError(f"rows must hold one dataset's zoo, got {sorted(rows['dataset'].unique())}")
   keep = keep_mask(rows, filters or {})
   rows = rows.reset_index(drop=True)
-  score = np.asarray(fitted.predict(rows), np.float64)
-  if hasattr(fitted, "predict_interval"):
-    top1, low, high = fitted.predict_interval(rows)
+  votes = {}
+  if hasattr(fitted, "rank_columns"):  # a blend: its members predict once
+    score, (top1, low, high), votes = fitted.rank_columns(rows)
   else:
+    score = np.asarray(fitted.predict(rows), np.float64)
     top1 = low = high = np.full(len(rows), np.nan)
+    if hasattr(fitted, "predict_interval"):
+      top1, low, high = fitted.predict_interval(rows)
   table = pd.DataFrame({"model": rows["model"].astype(str), "predicted_top1": top1,
-                        "predicted_low": low, "predicted_high": high, "score": score})
-  if hasattr(fitted, "member_predictions"):
-    for name, values in fitted.member_predictions(rows).items():
-      table[VOTE_PREFIX + name] = values
+                        "predicted_low": low, "predicted_high": high,
+                        "score": np.asarray(score, np.float64)})
+  for name, values in votes.items():
+    table[VOTE_PREFIX + name] = values
   for column in (*META_COLUMNS, *schema.score_columns(rows)):
     if column in rows.columns:
       table[column] = rows[column].to_numpy()

@@ -111,3 +111,17 @@ def test_a_blend_without_its_gate_keeps_the_weighted_sum():
                              atol=1e-12)
   with pytest.raises(ValueError, match="gate must be true or false"):
     registry.build({**block, "gate": "no"})
+
+
+def test_rank_columns_equal_the_separate_calls():
+  history = histories.two_families()
+  fitted = registry.build(dict(type="blend", members=[
+      dict(type="model_mean"), dict(type="similar_datasets", tau=0.5),
+      dict(type="ridge", fields="d,m,S")])).fit(history[history.dataset != "a1"])
+  test = history[history.dataset == "a1"].reset_index(drop=True)
+  score, interval, votes = fitted.rank_columns(test)
+  np.testing.assert_array_equal(score, fitted.predict(test))
+  for got, want in zip(interval, fitted.predict_interval(test)):
+    np.testing.assert_array_equal(got, want)
+  for name, want in fitted.member_predictions(test).items():
+    np.testing.assert_array_equal(votes[name], want)
