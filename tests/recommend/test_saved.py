@@ -64,7 +64,8 @@ def test_load_refuses_mismatches(trained, tmp_path):
     saved.load(path, {**BLOCK, "shrink": 0.5})
   with pytest.raises(ValueError, match="keys \\['members'\\] differ"):
     saved.load(path, {**BLOCK, "members": BLOCK["members"][:2]})
-  with pytest.raises(ValueError, match="keys \\['column', 'max_inner_folds', .*'type'\\] differ"):
+  with pytest.raises(ValueError,
+                     match="keys \\['column', 'gate', 'max_inner_folds', .*'type'\\] differ"):
     saved.load(path, dict(type="column", column="ms_logme"))
   assert saved.load(path, registry.resolve(BLOCK)).name == trained.name  # defaults spelt out
   manifest = json.loads((path / "recommender.json").read_text())
