@@ -45,16 +45,17 @@ FM_TRAIN = dict(optimizer="adam", learning_rate=0.02, l2=1e-2, rank=8, batch_siz
                 epochs=100, patience=0)
 
 
-def recommender_block(fields: str = FIELDS, train: dict | None = None, num_seeds: int = 3
-                      ) -> dict:
+def recommender_block(smoke: bool = False) -> dict:
   """The blend block every config ranks by (members listed literally); its weighting
-  (penalty, shrink, inner folds) is the registry's default (recommender/blend.py)."""
+  (penalty, shrink, inner folds, gate) is the registry's default (recommender/blend.py).
+  `smoke`: its FM trains 5 epochs with one seed."""
+  train = dict(FM_TRAIN, epochs=5) if smoke else dict(FM_TRAIN)
   return dict(type="blend", members=(
       dict(type="model_mean"),
       dict(type="similar_datasets", tau=1.0),
-      dict(type="ridge", fields=fields, l2=1.0),
-      dict(type="trees", fields=fields),
-      dict(type="fm", fields=fields, num_seeds=num_seeds, train=dict(train or FM_TRAIN))))
+      dict(type="ridge", fields=FIELDS, l2=1.0),
+      dict(type="trees", fields=FIELDS),
+      dict(type="fm", fields=FIELDS, num_seeds=1 if smoke else 3, train=train)))
 
 
 def history_block(**overrides) -> ml_collections.ConfigDict:
@@ -119,8 +120,7 @@ def benchmark_blocks(difficulty_model: str, smoke: bool = False
   """(recommender, evaluation) blocks of a benchmark config; `smoke`: the blend's FM for 5
   epochs with one seed, three rows (the FM row for 30 epochs)."""
   train = dict(BENCHMARK_TRAIN, epochs=30, patience=5) if smoke else dict(BENCHMARK_TRAIN)
-  recommender = recommender_block(FIELDS, dict(FM_TRAIN, epochs=5) if smoke else FM_TRAIN,
-                                  num_seeds=1 if smoke else 3)
+  recommender = recommender_block(smoke)
   methods = (dict(type="model_mean"), dict(type="ridge", fields="d,m,S"),
              dict(type="fm", fields="d,m,S_logme", train=train)) if smoke else (
       dict(type="column", column="params_m"), dict(type="column", column="gmacs"),

@@ -24,7 +24,7 @@ runs are in RESULTS.md. `:smoke` holds out two datasets with 5 FM epochs, one se
 
 import ml_collections
 
-from configs.common import FIELDS, FM_TRAIN, evaluation_config, parse_arg, recommender_block
+from configs.common import evaluation_config, parse_arg, recommender_block
 
 # Declared extra columns of the public histories (plain data: history/public.py adds them).
 PUBLIC_FIELDS = {
@@ -39,16 +39,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   args = parse_arg(arg, smoke=False, public="", parc=False)
   if args.public and args.public not in PUBLIC_FIELDS:
     raise ValueError(f"public must be one of {sorted(PUBLIC_FIELDS)}, got {args.public!r}")
-  train = dict(FM_TRAIN, epochs=5) if args.smoke else dict(FM_TRAIN)
-  recommender = recommender_block(FIELDS, train, num_seeds=1 if args.smoke else 3)
-  methods = (
-      dict(type="model_mean"),
-      dict(type="similar_datasets", tau=1.0),
-      dict(type="ridge", fields=FIELDS, l2=1.0),
-      dict(type="trees", fields=FIELDS),
-      dict(type="fm", fields=FIELDS, num_seeds=1 if args.smoke else 3, train=train),
-  )
-  config = evaluation_config("setting3", methods, recommender, source="csv")
+  recommender = recommender_block(args.smoke)
+  # The other rows: each member of the blend alone.
+  config = evaluation_config("setting3", recommender["members"], recommender, source="csv")
   config.seed = 0
   if args.parc:  # PARC's oracles (history/parc.py), voc2007 left out as a target
     config.history.source = "parc"

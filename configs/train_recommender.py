@@ -14,8 +14,8 @@ and, under `<workdir>/train_recommender/`, `config.json`, `metrics.jsonl` and
 `--workdir` is also the default run (`run_workdir` "" = the workdir itself), so the command
 above refreshes the recommender that `recommend.py --dataset` reads; it must be the block the
 run's config names (configs/micro_zoo.py `recommender`), which this one is. Expected headline:
-`saved recommender to <workdir>/recommender (<rows> rows, <datasets> datasets)`. `:smoke`: 30
-FM epochs (patience 5), one seed — the block of `configs/micro_zoo.py:smoke`.
+`saved recommender to <workdir>/recommender (<rows> rows, <datasets> datasets)`. `:smoke`: the
+block of `configs/micro_zoo.py:smoke` (5 FM epochs, one seed).
 """
 
 import ml_collections
@@ -32,9 +32,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # "csv:<path>" (a history CSV, history/schema.py); read by evaluate.load_configured_history.
   config.histories = ()
   config.history_fields = ""  # declared columns of the histories (history/generic.py)
-  # The micro benchmark's recommender (configs/micro_zoo.py), so the run's own loads it.
-  train = dict(optimizer="adam", learning_rate=0.01, l2=1e-3, rank=4, batch_size=32,
-               epochs=30 if args.smoke else 200, patience=5 if args.smoke else 20)
-  config.recommender = ml_collections.ConfigDict(
-      recommender_block("d,m,S", train, num_seeds=1 if args.smoke else 3))
+  # The recommender every config ranks by (configs/micro_zoo.py's too), so the run loads it.
+  config.recommender = ml_collections.ConfigDict(recommender_block(args.smoke))
   return config

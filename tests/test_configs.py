@@ -6,6 +6,7 @@ import pathlib
 import subprocess
 import sys
 
+import ml_collections
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -41,3 +42,36 @@ def test_loading_every_config_imports_no_library():
                           text=True, timeout=120)
   assert result.returncode == 0, result.stderr[-2000:]
   assert result.stdout.strip() == "[]", result.stdout
+
+
+def _recommender_blocks(config, path="config"):
+  """Every `recommender` block in a config, with where it sits."""
+  for key, value in config.items():
+    if key == "recommender":
+      yield f"{path}.{key}", value.to_dict()
+    elif hasattr(value, "items"):
+      yield from _recommender_blocks(value, f"{path}.{key}")
+
+
+@pytest.mark.parametrize("smoke", [False, True])
+def test_every_config_ranks_by_the_one_recommender_block(smoke):
+  """One recommender behind every door: each config's `recommender` block (setting 3, the
+  benchmarks, train_recommender) is `configs.common.recommender_block`. Settings 1 and 2
+  rank unseen models of ImageNet alone, where the model mean and the similar datasets have
+  nothing to say: their configs blend the members that protocol has (ridge, trees, FM)."""
+  import importlib  # pylint: disable=import-outside-toplevel
+  from configs import common  # pylint: disable=import-outside-toplevel
+  want = ml_collections.ConfigDict(common.recommender_block(smoke)).to_dict()
+  seen = 0
+  for path in CONFIGS:
+    if path.stem == "common" or path.stem.startswith(("setting1", "setting2")):
+      continue
+    module = importlib.import_module("configs." + path.stem)
+    try:
+      config = module.get_config("smoke" if smoke else None)
+    except ValueError:  # a config without a smoke variant of this kind
+      continue
+    for where, block in _recommender_blocks(config):
+      assert block == want, f"{path.name}: {where} differs from recommender_block({smoke})"
+      seen += 1
+  assert seen >= 5
