@@ -30,8 +30,8 @@ from typing import Any
 import ml_collections
 
 from guidedrec_jax import io
-from guidedrec_jax.benchmark import (dataset_report, guided, guided_loop, plan, recommender_run,
-                                     user_dataset)
+from guidedrec_jax.benchmark import (dataset_report, guided, guided_loop, layout, plan,
+                                     recommender_run, user_dataset)
 from guidedrec_jax.recommender import rank
 
 FILTERS = ("max_params", "max_gmacs", "max_input_size", "families", "models")
@@ -74,7 +74,7 @@ def recommend_dataset(config: ml_collections.ConfigDict, workdir: str | pathlib.
   kept = list(meta["model"][rank.keep_mask(meta, filters)])
   difficulty_model = config.evaluation.history.difficulty_model
   to_extract = list(dict.fromkeys([*kept, *([difficulty_model] if difficulty_model else [])]))
-  folder = guided.user_dir(workdir, user.name)
+  folder = layout.user_dir(workdir, user.name)
   with guided.dataset_lock(folder):  # a concurrent call on this dataset waits, then reuses
     extracted = guided.extract(config, workdir, user, to_extract)
     long_scores, scored = guided.scores(config, folder, user.name, extracted["caches"])
@@ -89,8 +89,7 @@ def recommend_dataset(config: ml_collections.ConfigDict, workdir: str | pathlib.
   seconds = time.perf_counter() - start
   weights = dict(zip(getattr(recommender.fitted, "names", ()),
                      map(float, getattr(recommender.fitted, "weights", ()))))
-  share = (float(recommender.fitted.neighbor_share(rows)[0])
-           if getattr(recommender.fitted, "neighbor", -1) >= 0 else None)
+  share = table.attrs["neighbor_share"]
   io.MetricsWriter(workdir).write(
       event="recommend_dataset", dataset=settings["dataset"], name=user.name,
       images=len(user.dataset), skipped=len(user.skipped), models=len(kept),

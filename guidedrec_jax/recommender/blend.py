@@ -35,11 +35,11 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
+from guidedrec_jax.history import schema
 from guidedrec_jax.recommender import baselines, gate, metrics, neighbors, protocols, scale, state
 from guidedrec_jax.recommender.preprocess import zscore_within
 
 STATE_VERSION = 1
-FIRST_MARGIN = 0.1  # how far above the rest a model the history says to try first is placed
 
 
 def _equality_solution(x: np.ndarray, y: np.ndarray, support: np.ndarray) -> np.ndarray:
@@ -114,9 +114,14 @@ class BlendFitted:
   residual: float            # out-of-fold residual std (z units)
   scale: scale.ScaleFitted
   info: dict[str, Any] = dataclasses.field(default_factory=dict)
-  gate: gate.Gate = gate.Gate()  # shut unless a similar-datasets member opened it
-  neighbor: int = -1             # that member's index (-1: none)
+  gate: gate.Gate = gate.Gate()  # shut unless the similar-datasets member opened it
   STATE_TYPE = "blend"
+
+  @property
+  def neighbor(self) -> int:
+    """The similar-datasets member the gate mixes in (the first; -1 without one)."""
+    return next((k for k, m in enumerate(self.members)
+                 if isinstance(m, neighbors.NeighborFitted)), -1)
 
   def member_predictions(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
     """Each member's prediction on `frame`, z-scored within each dataset."""
@@ -125,10 +130,10 @@ class BlendFitted:
     return {name: zscore_within(member.predict(frame), datasets)
             for name, member in zip(self.names, self.members)}
 
-  def predict(self, frame: pd.DataFrame,
-              parts: dict[str, np.ndarray] | None = None) -> np.ndarray:
-    """The blend's ranking score per row (higher = better); `parts`: `member_predictions`
-    of `frame` if already computed.
+  def predict(self, frame: pd.DataFrame, parts: dict[str, np.ndarray] | None = None,
+              share: np.ndarray | None = None) -> np.ndarray:
+    """The blend's ranking score per row (higher = better); `parts` and `share`:
+    `member_predictions` and `neighbor_share` of `frame` if already computed.
 
     A model pre-trained on the row's own dataset goes first when a similar-datasets member
     learned from the training history that such models do (`NeighborFitted.first_rows`),
@@ -141,22 +146,17 @@ class BlendFitted:
     parts = self.member_predictions(frame) if parts is None else parts
     datasets = frame["dataset"].astype(str).to_numpy()
     score = zscore_within(np.stack([parts[n] for n in self.names], 1) @ self.weights, datasets)
+    if self.gate.is_open:
+      share = self.neighbor_share(frame) if share is None else share
+      score = gate.mix(score, parts[self.names[self.neighbor]], share)
     if self.neighbor >= 0:
-      score = gate.mix(score, parts[self.names[self.neighbor]], self.neighbor_share(frame))
-    first = np.zeros(len(frame), bool)
-    for member in self.members:
-      if hasattr(member, "first_rows"):
-        first |= member.first_rows(frame)
-    for name in np.unique(datasets[first]):
-      rows = datasets == name
-      lift = rows & first
-      if (rows & ~first).any():
-        score[lift] += score[rows & ~first].max() - score[lift].min() + FIRST_MARGIN
+      score = neighbors.lift_first(score, self.members[self.neighbor].first_rows(frame),
+                                   datasets)
     return score
 
   def neighbor_share(self, frame: pd.DataFrame) -> np.ndarray:
     """float64 [rows]: the similar datasets' share of each row's score (`gate.py`)."""
-    if self.neighbor < 0:
+    if not self.gate.is_open or self.neighbor < 0:
       return np.zeros(len(frame))
     return self.gate.share(*self.members[self.neighbor].closeness(frame))
 
@@ -173,13 +173,14 @@ class BlendFitted:
     frame = frame.reset_index(drop=True)
     return self.scale.top1(frame, self.predict_z(frame, score), self.residual)
 
-  def rank_columns(self, frame: pd.DataFrame) -> tuple[np.ndarray, tuple, dict[str, np.ndarray]]:
-    """(score, (top1, low, high), member votes) of `frame`, each member predicting once: the
-    columns `rank.rank` shows."""
+  def rank_columns(self, frame: pd.DataFrame
+                   ) -> tuple[np.ndarray, tuple, dict[str, np.ndarray], np.ndarray]:
+    """(score, (top1, low, high), member votes, neighbour share) of `frame`, each member
+    predicting once: what `rank.rank` shows and `protocols.predict_rows` scores."""
     frame = frame.reset_index(drop=True)
-    votes = self.member_predictions(frame)
-    score = self.predict(frame, votes)
-    return score, self.predict_interval(frame, score), votes
+    votes, share = self.member_predictions(frame), self.neighbor_share(frame)
+    score = self.predict(frame, votes, share)
+    return score, self.predict_interval(frame, score), votes, share
 
   def predict_top1(self, frame: pd.DataFrame) -> np.ndarray:
     return self.predict_interval(frame)[0]
@@ -196,8 +197,7 @@ class BlendFitted:
     arrays.update(state.nest("scale", scale_arrays))
     return arrays, {"blend_state_version": STATE_VERSION, "names": list(self.names),
                     "members": metas, "rho": self.rho, "residual": self.residual,
-                    "scale": scale_meta, "info": self.info, "gate": self.gate.to_meta(),
-                    "neighbor": self.neighbor}
+                    "scale": scale_meta, "info": self.info, "gate": self.gate.to_meta()}
 
   @classmethod
   def from_state(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> "BlendFitted":
@@ -212,8 +212,18 @@ class BlendFitted:
     return cls(names, members, weights, np.asarray(arrays["fit_weights"], np.float64),
                float(meta["rho"]), float(meta["residual"]),
                scale.ScaleFitted.from_state(state.unnest("scale", arrays), meta["scale"]),
-               dict(meta.get("info") or {}), gate.Gate.from_meta(meta.get("gate")),
-               int(meta.get("neighbor", -1)))
+               dict(meta.get("info") or {}), gate.Gate.from_meta(meta.get("gate")))
+
+
+def _inner_closeness(train: pd.DataFrame, folds: Sequence[protocols.Fold],
+                     fitted: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+  """Each training row's dataset closeness (and similarity), as the similar-datasets member
+  fitted on that row's inner fold (`fitted`, one per fold) sees it."""
+  closeness, sources = np.full(len(train), np.nan), np.full(len(train), "uniform", object)
+  for fold, member in zip(folds, fitted):
+    closeness[fold.test], sources[fold.test] = member.closeness(
+        train.iloc[fold.test].reset_index(drop=True))
+  return closeness, sources.astype(str)
 
 
 @dataclasses.dataclass
@@ -245,21 +255,22 @@ class BlendMethod:
     datasets = train["dataset"].astype(str).to_numpy()
     folds = protocols.inner_folds(train, int(self.max_inner_folds), int(self.seed))
     rows = np.sort(np.concatenate([f.test for f in folds]))
-    oof = np.stack([protocols.out_of_fold(train, m, folds).score[rows]
-                    for m in self.members], 1)
+    neighbor = next((k for k, m in enumerate(self.members)
+                     if self.gate and isinstance(m, neighbors.NeighborMethod)), -1)
+    predicted = [protocols.out_of_fold(train, m, folds, keep_fitted=k == neighbor)
+                 for k, m in enumerate(self.members)]
+    oof = np.stack([p.score[rows] for p in predicted], 1)
     x = np.stack([zscore_within(oof[:, k], datasets[rows]) for k in range(oof.shape[1])], 1)
     y = baselines.dataset_z(train.iloc[rows].reset_index(drop=True))
-    frame = train.iloc[rows].reset_index(drop=True)
-    inner = {name: metrics.mean_over_datasets(metrics.per_dataset(frame, oof[:, k]))["pearson"]
+    true = train[schema.TARGET_COLUMN].to_numpy(np.float64)[rows]
+    inner = {name: metrics.mean_pearson(oof[:, k], true, datasets[rows])
              for k, name in enumerate(self.names)}
     fit_weights = penalized_weights(x, y, float(self.penalty))
     weights = (1 - self.shrink) * fit_weights + self.shrink / len(self.members)
     blended = zscore_within(x @ weights, datasets[rows])
-    neighbor = next((k for k, m in enumerate(self.members)
-                     if self.gate and isinstance(m, neighbors.NeighborMethod)), -1)
     fitted_gate = gate.Gate()
     if neighbor >= 0:
-      closeness, sources = self._inner_closeness(train, folds, neighbor)
+      closeness, sources = _inner_closeness(train, folds, predicted[neighbor].fitted)
       fitted_gate = gate.fit_gate(blended, x[:, neighbor], y, datasets[rows], closeness[rows],
                                   sources[rows])
       blended = zscore_within(gate.mix(blended, x[:, neighbor], fitted_gate.share(
@@ -268,20 +279,9 @@ class BlendMethod:
     residual = float(np.sqrt(np.mean((y - rho * blended) ** 2)))
     members = tuple(m.fit(train) for m in self.members)
     info = {"name": self.name, "inner_pearson": inner, "inner_folds": [f.held_out for f in folds],
-            "weights": dict(zip(self.names, map(float, weights))), "gate": fitted_gate.to_meta()}
+            "weights": dict(zip(self.names, map(float, weights)))}
     return BlendFitted(tuple(self.names), members, weights, fit_weights, rho, residual,
-                       scale.fit_scale(train), info, fitted_gate, neighbor)
-
-  def _inner_closeness(self, train: pd.DataFrame, folds: Sequence[protocols.Fold],
-                       neighbor: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each training row's dataset closeness (and similarity) as the similar-datasets member
-    fitted on that row's inner fold sees it."""
-    closeness, sources = np.full(len(train), np.nan), np.full(len(train), "uniform", object)
-    for fold in folds:
-      fitted = self.members[neighbor].fit(train.iloc[fold.train].reset_index(drop=True))
-      closeness[fold.test], sources[fold.test] = fitted.closeness(
-          train.iloc[fold.test].reset_index(drop=True))
-    return closeness, sources.astype(str)
+                       scale.fit_scale(train), info, fitted_gate)
 
   def fit_predict(self, train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
     return self.fit(train).predict(test)

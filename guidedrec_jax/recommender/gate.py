@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from guidedrec_jax.recommender import metrics
+
 OFFSETS = (-np.inf, *np.linspace(-3.0, 3.0, 13))  # a; -inf = the gate shut
 SLOPES = (0.0, 1.0, 2.0, 4.0)                      # b, per sd of closeness
 
@@ -40,18 +42,22 @@ class Gate:
   scale: float = 1.0
   source: str = ""      # the similarity the closeness was measured with
 
+  @property
+  def is_open(self) -> bool:
+    return bool(np.isfinite(self.offset))
+
   def share(self, closeness: np.ndarray, sources: np.ndarray) -> np.ndarray:
     """float64 [rows]: the neighbours' share of each row's score, in [0, 1)."""
     closeness = np.asarray(closeness, np.float64)
-    known = np.isfinite(closeness) & (np.asarray(sources).astype(str) == self.source)
-    if not np.isfinite(self.offset):
+    if not self.is_open:
       return np.zeros(closeness.shape)
+    known = np.isfinite(closeness) & (np.asarray(sources).astype(str) == self.source)
     logit = self.offset + self.slope * (np.where(known, closeness, self.mean) - self.mean) \
         / self.scale
     return np.where(known, 1.0 / (1.0 + np.exp(-logit)), 0.0)
 
   def to_meta(self) -> dict[str, Any]:
-    return {"offset": None if not np.isfinite(self.offset) else float(self.offset),
+    return {"offset": float(self.offset) if self.is_open else None,
             "slope": self.slope, "mean": self.mean, "scale": self.scale, "source": self.source}
 
   @classmethod
@@ -66,16 +72,6 @@ class Gate:
 def mix(blend_z: np.ndarray, neighbor_z: np.ndarray, share: np.ndarray) -> np.ndarray:
   """The gated score (module docstring); inputs z-scored within each dataset."""
   return (1.0 - share) * blend_z + share * neighbor_z
-
-
-def _mean_pearson(score: np.ndarray, target: np.ndarray, groups: list[np.ndarray]) -> float:
-  """Mean over `groups` (row indices) of the Pearson of `score` and `target` (0 if flat)."""
-  values = []
-  for rows in groups:
-    a, b = score[rows] - score[rows].mean(), target[rows] - target[rows].mean()
-    norm = np.sqrt((a @ a) * (b @ b))
-    values.append(float(a @ b / norm) if norm > 0 else 0.0)
-  return float(np.mean(values))
 
 
 def fit_gate(blend_z: np.ndarray, neighbor_z: np.ndarray, target_z: np.ndarray,
@@ -103,7 +99,6 @@ def fit_gate(blend_z: np.ndarray, neighbor_z: np.ndarray, target_z: np.ndarray,
     return Gate()
   values = np.array(list(per_dataset.values()))
   mean, scale = float(values.mean()), float(values.std()) or 1.0
-  groups = [np.flatnonzero(datasets == d) for d in np.unique(datasets)]
   best, best_value = Gate(), -np.inf
   for slope in SLOPES:
     for offset in OFFSETS:
@@ -111,7 +106,7 @@ def fit_gate(blend_z: np.ndarray, neighbor_z: np.ndarray, target_z: np.ndarray,
         continue
       gate = Gate(float(offset), slope, mean, scale, source)
       score = mix(blend_z, neighbor_z, gate.share(closeness, sources))
-      value = _mean_pearson(score, np.asarray(target_z, np.float64), groups)
+      value = metrics.mean_pearson(score, target_z, datasets)
       if value > best_value + 1e-9:
         best, best_value = gate, value
   return best

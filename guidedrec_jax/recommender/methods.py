@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from guidedrec_jax.recommender import field_encoding, fitted
+from guidedrec_jax.recommender import field_encoding, fitted, scale
 from guidedrec_jax.recommender import train as train_lib
 from guidedrec_jax.recommender.preprocess import Preprocess
 
@@ -55,8 +55,7 @@ class RidgeMethod:
     encoder, pairs = encode(self.fields, train, preprocess, self.d_interactions,
                             self.extra_fields)
     x, y = design_matrix(pairs), pairs.targets.astype(np.float64)
-    gram = x.T @ x + self.l2 * np.eye(x.shape[1])
-    weights = np.linalg.solve(gram, x.T @ (y - y.mean()))
+    weights = scale.ridge_solve(x, y, self.l2)
     params = {"bias": np.array([y.mean()], np.float32), "w": weights[None].astype(np.float32)}
     info = {"name": self.name, "fields": self.fields, "l2": float(self.l2)}
     return fitted.Fitted("ridge", encoder, params, preprocess, info)

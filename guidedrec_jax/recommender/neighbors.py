@@ -55,6 +55,26 @@ MIN_SHARED_MODELS = 3  # a score correlation needs at least this many shared mod
 
 SOURCE_MARGIN = 1.0  # z-score lead of one source's models in the source-head scores
 GROUP_COLUMNS = ("architecture", "family")  # the first present groups models by architecture
+FIRST_MARGIN = 0.1  # how far above the rest the models to try first are placed
+
+
+def lift_first(score: np.ndarray, first: np.ndarray, datasets: np.ndarray) -> np.ndarray:
+  """`score` with each dataset's `first` rows moved just above its other rows, their order
+  and spread kept: the models the training history says to try first."""
+  score, datasets = np.array(score, np.float64), np.asarray(datasets)
+  for name in np.unique(datasets[first]):
+    rows = datasets == name
+    lift, rest = rows & first, rows & ~first
+    if rest.any():
+      score[lift] += score[rest].max() - score[lift].min() + FIRST_MARGIN
+  return score
+
+
+def _per_model(train: pd.DataFrame, column: str, models: list[str]) -> tuple[str, ...]:
+  """Each model's value of a model column (its first row's; "" where missing)."""
+  first = train.drop_duplicates("model")
+  lookup = dict(zip(first["model"].astype(str), first[column]))
+  return tuple("" if pd.isna(lookup.get(m)) else str(lookup[m]) for m in models)
 
 
 def source_head_columns(frame: pd.DataFrame) -> list[str]:
@@ -240,8 +260,7 @@ class NeighborFitted:
         centre = others.mean() if others.size else 0.0
         values = (values - centre) / spread
         if self.match_first:
-          top = values[~matched].max() if (~matched).any() else 0.0
-          values[matched] = top + 0.1 + 0.01 * values[matched]  # just above the rest
+          values = lift_first(values, matched, np.full(len(values), dataset))
         else:
           values[matched] = self.match_value
       out[rows.index.to_numpy()] = values
@@ -321,17 +340,10 @@ class NeighborMethod:
     score_names = tuple(signed.columns)
     scores = np.stack([_pivot(train, signed[c], datasets, models) for c in score_names], -1) \
         if score_names else np.zeros((len(datasets), len(models), 0))
-    sources = ("",) * len(models)
-    if "source_data" in train.columns:
-      first = train.drop_duplicates("model")
-      lookup = dict(zip(first["model"].astype(str), first["source_data"]))
-      sources = tuple("" if pd.isna(lookup.get(m)) else str(lookup[m]) for m in models)
-    groups = ()
+    sources = (_per_model(train, "source_data", models) if "source_data" in train.columns
+               else ("",) * len(models))
     column = next((c for c in GROUP_COLUMNS if c in train.columns), None)
-    if column:
-      first = train.drop_duplicates("model")
-      lookup = dict(zip(first["model"].astype(str), first[column]))
-      groups = tuple("" if pd.isna(lookup.get(m)) else str(lookup[m]) for m in models)
+    groups = _per_model(train, column, models) if column else ()
     matched = _matched(train)
     match_value, match_first = None, False
     if matched.any():

@@ -75,30 +75,41 @@ def inner_folds(frame: pd.DataFrame, max_folds: int = 0, seed: int = 0,
 
 class OutOfFold(NamedTuple):
   """Predictions of rows never fitted on: `score` (ranking) and `top1` (NaN if the method
-  has no top-1 prediction), aligned with the frame's rows; NaN where no fold predicted."""
+  has no top-1 prediction), aligned with the frame's rows; NaN where no fold predicted.
+  `fitted`: each fold's fitted method, when asked for (`keep_fitted`)."""
   score: np.ndarray
   top1: np.ndarray
+  fitted: tuple = ()
 
 
 def predict_rows(fitted: Any, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-  """(score, top1) of `fitted` on `frame`; top1 NaN without `predict_top1`."""
-  score = np.asarray(fitted.predict(frame), np.float64)
+  """(score, top1) of `fitted` on `frame`; top1 NaN without `predict_top1`. A blend scores
+  once for both (`rank_columns`)."""
+  if hasattr(fitted, "rank_columns"):
+    score, (top1, _, _), _, _ = fitted.rank_columns(frame)
+  else:
+    score = fitted.predict(frame)
+    top1 = (fitted.predict_top1(frame) if hasattr(fitted, "predict_top1")
+            else np.full(len(frame), np.nan))
+  score = np.asarray(score, np.float64)
   if score.shape != (len(frame),):
     raise ValueError(f"a fitted method returned shape {score.shape}, expected ({len(frame)},)")
-  top1 = (np.asarray(fitted.predict_top1(frame), np.float64)
-          if hasattr(fitted, "predict_top1") else np.full(len(frame), np.nan))
-  return score, top1
+  return score, np.asarray(top1, np.float64)
 
 
-def out_of_fold(frame: pd.DataFrame, method: Method, folds: Sequence[Fold]) -> OutOfFold:
+def out_of_fold(frame: pd.DataFrame, method: Method, folds: Sequence[Fold],
+                keep_fitted: bool = False) -> OutOfFold:
   """Fits `method` on each fold's training rows and predicts its test rows."""
   frame = frame.reset_index(drop=True)
   score, top1 = np.full(len(frame), np.nan), np.full(len(frame), np.nan)
+  kept = []
   for fold in folds:
     fitted = method.fit(frame.iloc[fold.train].reset_index(drop=True))
     score[fold.test], top1[fold.test] = predict_rows(
         fitted, frame.iloc[fold.test].reset_index(drop=True))
-  return OutOfFold(score, top1)
+    if keep_fitted:
+      kept.append(fitted)
+  return OutOfFold(score, top1, tuple(kept))
 
 
 def leave_one_dataset_out(history: pd.DataFrame, method: Method,

@@ -86,7 +86,9 @@ def rank(fitted: Any, rows: pd.DataFrame, filters: dict[str, Any] | None = None
 
   Columns: rank, model, predicted_top1 / _low / _high (NaN if the method has no scale),
   score, `z: <member>` per blend member, the meta columns, each `ms_*` column, and
-  `measured_top1` where the rows carry `top1` (a benchmark task held out).
+  `measured_top1` where the rows carry `top1` (a benchmark task held out);
+  `table.attrs["neighbor_share"]`: the similar datasets' share of a blend's ranking
+  (`blend.BlendFitted.neighbor_share`), else None.
 
   Raises:
     ValueError: rows of more than one dataset, or bad filters (before predicting).
@@ -95,14 +97,12 @@ def rank(fitted: Any, rows: pd.DataFrame, filters: dict[str, Any] | None = None
     raise ValueError(f"rows must hold one dataset's zoo, got {sorted(rows['dataset'].unique())}")
   keep = keep_mask(rows, filters or {})
   rows = rows.reset_index(drop=True)
-  votes = {}
+  votes, share = {}, None
   if hasattr(fitted, "rank_columns"):  # a blend: its members predict once
-    score, (top1, low, high), votes = fitted.rank_columns(rows)
-  else:
+    score, (top1, low, high), votes, share = fitted.rank_columns(rows)
+  else:  # a single method: its score alone
     score = np.asarray(fitted.predict(rows), np.float64)
     top1 = low = high = np.full(len(rows), np.nan)
-    if hasattr(fitted, "predict_interval"):
-      top1, low, high = fitted.predict_interval(rows)
   table = pd.DataFrame({"model": rows["model"].astype(str), "predicted_top1": top1,
                         "predicted_low": low, "predicted_high": high,
                         "score": np.asarray(score, np.float64)})
@@ -117,4 +117,6 @@ def rank(fitted: Any, rows: pd.DataFrame, filters: dict[str, Any] | None = None
     table["measured_top1"] = rows[schema.TARGET_COLUMN].to_numpy()
   table = table[keep].sort_values(["score", "model"], ascending=[False, True])
   table.insert(0, "rank", np.arange(1, len(table) + 1))
-  return table.reset_index(drop=True)
+  table = table.reset_index(drop=True)
+  table.attrs["neighbor_share"] = float(share[0]) if share is not None and len(share) else None
+  return table

@@ -4,7 +4,8 @@ A block is a dict such as `dict(type="fm", fields="d,m,S", train=dict(l2=1e-2))`
 is the one table of defaults: a key a block leaves out takes its type's default, a key its
 type lacks is an error. `build(block)` returns a method with `fit(frame) -> fitted` and the
 fitted object's `predict(frame)` / `to_state()` (`recommender/state.py` saves any of them);
-`label(block)` is the row name a table shows for it. Adding a kind touches this file only.
+`label(block)` is the row name a table shows for it. Adding a kind touches this file, and
+`state.py`'s loader list when the kind brings a new fitted class.
 
 Types:
   model_mean        a model's mean within-dataset z-scored accuracy on the training datasets

@@ -120,7 +120,9 @@ class ScaleFitted:
 PENALTY_PER_DATASET = 8.0
 
 
-def _ridge(x: np.ndarray, y: np.ndarray, penalty: float) -> np.ndarray:
+def ridge_solve(x: np.ndarray, y: np.ndarray, penalty: float) -> np.ndarray:
+  """Ridge weights of `x` for `y - mean(y)` (the intercept is the mean, unpenalised): the
+  level regression here and `methods.RidgeMethod`."""
   if not x.shape[1]:
     return np.zeros(0)
   return np.linalg.solve(x.T @ x + penalty * np.eye(x.shape[1]), x.T @ (y - y.mean()))
@@ -144,7 +146,7 @@ def fit_scale(train: pd.DataFrame) -> ScaleFitted:
   centre, width = x.mean(0), x.std(0)
   xs = (x - centre) / np.where(width > 0, width, 1.0)
   mean_level = float(level.mean())
-  coef = _ridge(xs, level, PENALTY_PER_DATASET * len(datasets))
+  coef = ridge_solve(xs, level, PENALTY_PER_DATASET * len(datasets))
   fitted = mean_level + xs @ coef
   return ScaleFitted(names, centre, np.where(width > 0, width, 1.0), coef, x.min(0), x.max(0),
                      mean_level, spread,

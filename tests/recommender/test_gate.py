@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from guidedrec_jax.recommender import gate, neighbors, registry, state
+from guidedrec_jax.recommender import gate, metrics, neighbors, registry, state
 from tests.recommender import histories
 
 
@@ -28,8 +28,7 @@ def _planted(seed, close_right=True, num_datasets=8, num_models=30):
 def _inner(parts, fitted):
   blend_z, neighbor_z, target_z, names, closeness, sources = parts
   score = gate.mix(blend_z, neighbor_z, fitted.share(closeness, sources))
-  groups = [np.flatnonzero(names == d) for d in np.unique(names)]
-  return gate._mean_pearson(score, target_z, groups)  # pylint: disable=protected-access
+  return metrics.mean_pearson(score, target_z, names)
 
 
 def test_the_gate_opens_on_close_datasets_where_the_neighbours_are_right():
@@ -86,7 +85,7 @@ def test_the_blend_gates_its_similar_datasets_member_and_keeps_it_in_its_state()
                                       dict(type="similar_datasets", tau=0.5),
                                       dict(type="ridge", fields="d,m,S")])
   fitted = registry.build(block).fit(history[history.dataset != "a1"])
-  assert fitted.neighbor == 1 and fitted.info["gate"] == fitted.gate.to_meta()
+  assert fitted.neighbor == 1 and state.state_of(fitted)[1]["meta"]["gate"] == fitted.gate.to_meta()
   test = history[history.dataset == "a1"].reset_index(drop=True)
   share = fitted.neighbor_share(test)
   assert share.shape == (len(test),) and np.all((share >= 0) & (share < 1))
@@ -105,7 +104,7 @@ def test_a_blend_without_its_gate_keeps_the_weighted_sum():
                                                   dict(type="similar_datasets", tau=0.5)])
   fitted = registry.build(block).fit(history[history.dataset != "a1"])
   test = history[history.dataset == "a1"].reset_index(drop=True)
-  assert fitted.neighbor == -1 and not fitted.neighbor_share(test).any()
+  assert not fitted.gate.is_open and not fitted.neighbor_share(test).any()
   votes = np.stack(list(fitted.member_predictions(test).values()), 1) @ fitted.weights
   np.testing.assert_allclose(fitted.predict(test), (votes - votes.mean()) / votes.std(),
                              atol=1e-12)
@@ -119,9 +118,22 @@ def test_rank_columns_equal_the_separate_calls():
       dict(type="model_mean"), dict(type="similar_datasets", tau=0.5),
       dict(type="ridge", fields="d,m,S")])).fit(history[history.dataset != "a1"])
   test = history[history.dataset == "a1"].reset_index(drop=True)
-  score, interval, votes = fitted.rank_columns(test)
+  score, interval, votes, share = fitted.rank_columns(test)
+  np.testing.assert_array_equal(share, fitted.neighbor_share(test))
   np.testing.assert_array_equal(score, fitted.predict(test))
   for got, want in zip(interval, fitted.predict_interval(test)):
     np.testing.assert_array_equal(got, want)
   for name, want in fitted.member_predictions(test).items():
     np.testing.assert_array_equal(votes[name], want)
+
+
+def test_lift_first_moves_the_rows_to_try_first_above_the_rest_keeping_their_order():
+  score = np.array([0.5, 2.0, -1.0, 0.3, 1.0, 3.0])
+  datasets = np.array(["a", "a", "a", "b", "b", "b"])
+  first = np.array([True, False, True, False, False, False])
+  got = neighbors.lift_first(score, first, datasets)
+  np.testing.assert_allclose(got[[0, 2]], [2.0 + neighbors.FIRST_MARGIN + 1.5,
+                                           2.0 + neighbors.FIRST_MARGIN])
+  np.testing.assert_array_equal(got[[1, 3, 4, 5]], score[[1, 3, 4, 5]])
+  every = np.array([True, True, True, False, False, False])  # nothing left to go above
+  np.testing.assert_array_equal(neighbors.lift_first(score, every, datasets), score)

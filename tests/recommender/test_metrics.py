@@ -87,3 +87,16 @@ def test_top3_regret_against_brute_force_over_tie_orders():
     assert metrics.topk_regret(predicted, true, 3) == pytest.approx(want), trial
   assert metrics.dataset_metrics(np.array([3.0, 2, 1, 0]), np.array([1.0, 2, 3, 4]))[
       "regret3"] == 1.0
+
+
+def test_mean_pearson_is_the_per_dataset_tables_mean():
+  rng = np.random.default_rng(3)
+  sizes = {"a": 7, "b": 2, "c": 5, "d": 9}  # "b": too few models, left out by both
+  frame = pd.DataFrame({"dataset": np.repeat(list(sizes), list(sizes.values())),
+                        "top1": rng.normal(size=sum(sizes.values()))})
+  predicted = rng.normal(size=len(frame))
+  predicted[frame["dataset"].to_numpy() == "c"] = 1.0  # constant: Pearson 0 in both
+  want = metrics.mean_over_datasets(metrics.per_dataset(frame, predicted))["pearson"]
+  got = metrics.mean_pearson(predicted, frame["top1"].to_numpy(), frame["dataset"].to_numpy())
+  assert got == pytest.approx(want, abs=1e-12)
+  assert np.isnan(metrics.mean_pearson(np.ones(2), np.ones(2), np.array(["x", "x"])))
