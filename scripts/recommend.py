@@ -35,7 +35,9 @@ def main(argv):
   del argv
   compilation_cache.enable()  # persistent JAX compilation cache, $GUIDEDREC_COMPILATION_CACHE
   f = flags.FLAGS
-  if f.dataset is None and f.config.recommend.dataset == "":
+  dataset = f.dataset or f.config.recommend.dataset
+  recommend.check_task_request(f.task, dataset, {k: f[k].value for k in recommend.DATASET_ONLY})
+  if not dataset:
     table, path = recommend.recommend(f.config, f.workdir, f.task, f.max_params, f.max_gmacs)
     print(io.markdown_table(table.to_dict("records")))
     print("written to", path, "and", path.with_suffix(".csv"))

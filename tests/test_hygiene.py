@@ -11,6 +11,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 # Built from pieces so that this file does not match itself.
 PATH_EDIT = re.compile("sys" + r"\.path\.(insert|append)|" + "PYTHON" + "PATH")
 OWN_IMPORTORSKIP = re.compile("importorskip" + r"\(\s*['\"](guidedrec_jax|configs|tests)")
+ANY_IMPORTORSKIP = re.compile("importor" + "skip")
 # The whole project: every module, script, config and test.
 MAIN_JOB = ("guidedrec_jax", "scripts", "configs", "tests")
 
@@ -33,3 +34,10 @@ def test_no_importorskip_of_the_projects_own_modules():
   offenders = [str(p.relative_to(ROOT)) for p in _files(["tests"])
                if OWN_IMPORTORSKIP.search(p.read_text())]
   assert not offenders, f"importorskip hides a broken import of our own code: {offenders}"
+
+
+def test_dependencies_are_imported_plainly():
+  """ARCHITECTURE.md: no `importorskip` at all: a missing dependency fails, it never skips."""
+  offenders = [str(p.relative_to(ROOT)) for p in _files(MAIN_JOB)
+               if p.name != "test_hygiene.py" and ANY_IMPORTORSKIP.search(p.read_text())]
+  assert not offenders, f"importorskip hides a missing dependency: {offenders}"

@@ -35,6 +35,21 @@ def evaluation_config(config: ml_collections.ConfigDict, workdir: str | pathlib.
   return ev
 
 
+DATASET_ONLY = ("max_input_size", "families", "models", "finetune_top", "recommender")
+
+
+def check_task_request(task: str | None, dataset: str | None, given: dict[str, Any]) -> None:
+  """`recommend.py`'s two requests apart: `--task` ranks with `--max_params` / `--max_gmacs`
+  only, and names no `--dataset`; a flag of the other request is refused, never ignored."""
+  if task is not None and dataset:
+    raise ValueError("--task and --dataset exclude each other: rank a benchmark task or a "
+                     "new dataset")
+  extra = sorted(k for k in DATASET_ONLY if given.get(k) is not None)
+  if not dataset and extra:
+    raise ValueError(f"--task ranks with --max_params / --max_gmacs only; "
+                     f"{', '.join('--' + k for k in extra)} apply to --dataset")
+
+
 def rank_task(history: pd.DataFrame, task: str, method: protocols.Method,
               filters: dict[str, Any] | None = None) -> pd.DataFrame:
   """Trains `method` on every task but `task` and ranks `task`'s models (`rank.rank`).

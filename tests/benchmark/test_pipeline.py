@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from configs import micro_zoo
-from guidedrec_jax.benchmark import plan, quality, recommend
+from guidedrec_jax.benchmark import plan, quality, recommend, recommender_run
 from tests import images
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -77,6 +77,9 @@ def test_smoke_writes_tables_plots_and_recommendation(smoke):
     if name.endswith(".png"):
       images.assert_drawn(workdir / name)
   config = micro_zoo.get_config("smoke")
+  # The README: the main job saves the recommender `recommend.py --dataset` ranks by.
+  saved = recommender_run.load_for_config(config, workdir)
+  assert set(saved.meta["datasets"]) == set(config.tasks)
   names = plan.zoo_names(config)
   history = pd.read_csv(workdir / "sweep" / "history.csv")
   assert len(history) == len(names) * len(config.tasks)

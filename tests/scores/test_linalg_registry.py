@@ -68,3 +68,10 @@ def test_checked_rejects_unknown_options_and_missing_source_probs():
     checked.score(registry.get_score("lfc"), features, labels, mode="exact")
   with pytest.raises(ValueError, match="source_probs"):
     checked.score(registry.get_score("leep"), features, labels)
+
+
+def test_every_registered_score_computes_in_float64():
+  """ARCHITECTURE.md: no registered score takes the float32 path `ScoreSpec.float64` allows."""
+  assert len(registry.SCORES) >= 10
+  assert all(spec.float64 for spec in registry.SCORES.values()), sorted(
+      name for name, spec in registry.SCORES.items() if not spec.float64)
