@@ -7,14 +7,10 @@ fine-tuned on:
       --max_examples=2000 --out=/tmp/fashion_mnist_png
 """
 
-import pathlib
-
 from absl import flags
-import numpy as np
-from PIL import Image
 
 from guidedrec_jax import cli
-from guidedrec_jax.data import load_dataset
+from guidedrec_jax.data import folder, load_dataset
 
 flags.DEFINE_string("dataset", None, "A load_dataset name.", required=True)
 flags.DEFINE_string("split", "test", "train | val | test")
@@ -26,17 +22,10 @@ flags.DEFINE_string("out", None, "Output folder (must not exist yet).", required
 def main(argv):
   del argv
   f = flags.FLAGS
-  out = pathlib.Path(f.out)
-  if out.exists():
-    raise ValueError(f"out: {out} exists already; give a new folder")
+  folder.new_folder(f.out)  # refused before anything is loaded
   data = load_dataset(f.dataset, f.split, seed=f.seed, max_examples=f.max_examples)
-  names = [n.replace("/", "-").replace(" ", "_") for n in data.class_names]
-  for i in range(len(data)):
-    image = np.asarray(data.images[i])
-    folder = out / names[int(data.labels[i])]
-    folder.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(folder / f"{i:05d}.png")
-  print(f"wrote {len(data)} images of {len(names)} classes to {out}")
+  count = folder.export_folder(data, f.out)
+  print(f"wrote {count} images of {len(data.class_names)} classes to {f.out}")
 
 
 if __name__ == "__main__":

@@ -99,3 +99,29 @@ def load_folder(root: str | pathlib.Path, subfolder: str, split: str,
   meta = {"source": "folder", "root": str(root.resolve()), "native_split": subfolder or ".",
           "image_size": size}
   return ImageDataset(f"folder:{root}", split, FolderImages(files, size), labels, class_names, meta)
+
+
+def new_folder(out: str | pathlib.Path) -> pathlib.Path:
+  """`out` as a path; ValueError if it exists already (nothing a user made is overwritten)."""
+  out = pathlib.Path(out)
+  if out.exists():
+    raise ValueError(f"out: {out} exists already; give a new folder")
+  return out
+
+
+def export_folder(data: ImageDataset, out: str | pathlib.Path) -> int:
+  """Writes `data` as an image folder `load_folder` reads back (one PNG per image under its
+  class's subfolder; "/" and spaces in class names replaced); returns the image count.
+
+  Raises:
+    ValueError: `out` exists already (`new_folder`).
+  """
+  from PIL import Image  # pylint: disable=import-outside-toplevel  # folders alone need PIL
+  out = new_folder(out)
+  names = [n.replace("/", "-").replace(" ", "_") for n in data.class_names]
+  for i in range(len(data)):
+    image = np.asarray(data.images[i])
+    folder = out / names[int(data.labels[i])]
+    folder.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(folder / f"{i:05d}.png")
+  return len(data)
