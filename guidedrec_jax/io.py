@@ -17,6 +17,7 @@ import csv
 import hashlib
 import io
 import json
+import math
 import os
 import pathlib
 import tempfile
@@ -25,6 +26,8 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from absl import logging
 import numpy as np
+
+from guidedrec_jax.benchmark import layout
 
 PathLike = str | os.PathLike
 # The sidecar entry holding the sha256 of the `.npz` bytes.
@@ -241,17 +244,19 @@ def verified_stamp(path: PathLike) -> dict[str, Any] | None:
 
 
 def write_config(workdir: PathLike, config: Any) -> pathlib.Path:
-  """Writes `workdir/config.json` from an ml-collections config or a mapping."""
+  """Writes `workdir/config.json` (`layout.CONFIG`) from an ml-collections config or a
+  mapping."""
   as_dict = config.to_dict() if hasattr(config, "to_dict") else dict(config)
-  path = pathlib.Path(workdir) / "config.json"
+  path = pathlib.Path(workdir) / layout.CONFIG
   write_json_atomic(path, as_dict)
   return path
 
 
 class MetricsWriter:
-  """Appends one JSON object per line to `workdir/metrics.jsonl`, flushed at every write."""
+  """Appends one JSON object per line to `workdir/metrics.jsonl` (`layout.METRICS`, where
+  results.py reads a run's log), flushed at every write."""
 
-  def __init__(self, workdir: PathLike, name: str = "metrics.jsonl"):
+  def __init__(self, workdir: PathLike, name: str = layout.METRICS):
     self.path = pathlib.Path(workdir) / name
     self.path.parent.mkdir(parents=True, exist_ok=True)
 
@@ -262,22 +267,41 @@ class MetricsWriter:
       f.flush()
 
 
-def markdown_table(rows: list[Mapping[str, Any]], float_format: str = "{:.3f}") -> str:
-  """Renders rows (dicts sharing keys) as a GitHub Markdown table."""
-  if not rows:
-    return ""
-  columns = list(rows[0].keys())
-  def cell(v: Any) -> str:
-    if not isinstance(v, float):
-      return str(v)
-    text = float_format.format(v)
-    # A small value (a weight decay of 5e-4) must not print as a rounded 0.001 / 0.000; below
-    # 1e-6 it is round-off noise in these tables (a score of -1e-14) and prints as 0.000.
-    if 1e-6 <= abs(v) < 0.01:
-      text = f"{v:.3g}"
-    return text
-  lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-  lines += ["| " + " | ".join(cell(r.get(c, "")) for c in columns) + " |" for r in rows]
+# How a table cell shows a missing value (NaN): a dash reads as "no figure", "nan" as a bug.
+MISSING = "–"
+
+
+def table_cell(value: Any, float_format: str = "{:.3f}", exact: bool = False) -> str:
+  """A Markdown table cell: a float by `float_format`, NaN as `MISSING`, others by `str`.
+
+  Unless `exact`, a small value keeps 3 significant digits: a weight decay of 5e-4 must not
+  print as a rounded 0.001 / 0.000; below 1e-6 it is round-off noise in these tables (a score
+  of -1e-14) and prints by `float_format`. `exact`: every float by `float_format`, for a
+  document that states its figures' decimals (RESULTS.md).
+  """
+  if not isinstance(value, float):
+    return str(value)
+  if math.isnan(value):
+    return MISSING
+  if not exact and 1e-6 <= abs(value) < 0.01:
+    return f"{value:.3g}"
+  return float_format.format(value)
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]], float_format: str = "{:.3f}",
+                   exact: bool = False, columns: Sequence[Any] | None = None) -> str:
+  """Renders rows (dicts sharing keys) as a GitHub Markdown table, cells by `table_cell`.
+
+  `columns`: the header, by default the first row's keys; given, a table without rows still
+  shows its header (otherwise it renders as "").
+  """
+  if columns is None:
+    if not rows:
+      return ""
+    columns = list(rows[0].keys())
+  lines = ["| " + " | ".join(map(str, columns)) + " |", "|" + "---|" * len(columns)]
+  lines += ["| " + " | ".join(table_cell(r.get(c, ""), float_format, exact) for c in columns)
+            + " |" for r in rows]
   return "\n".join(lines) + "\n"
 
 

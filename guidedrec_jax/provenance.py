@@ -33,14 +33,20 @@ def git_commit(repo: PathLike | None = None) -> str:
   return (sha + "-dirty" if dirty else sha) or "unknown"
 
 
+def load_average() -> list[float]:
+  """The 1/5/15-minute load averages, to 2 decimals: what a run record and its `run_end`
+  record say of the machine's load, so that RESULTS.md compares like with like."""
+  return [round(x, 2) for x in os.getloadavg()]
+
+
 def run_record() -> dict[str, Any]:
   """How and where this process runs: the `{"event": "run", ...}` record every evaluation
   and main-job run writes first to its metrics.jsonl (guidedrec_jax/results.py reads it).
 
   Keys: commit (`git_commit`), date (UTC, ISO 8601), machine (host, processor, CPUs, memory
-  in GiB, accelerator: env `GUIDEDREC_ACCELERATOR`, else "cpu"), load (1/5/15-minute load
-  averages), cwd and command (the interpreter, relative to cwd when inside it, then
-  `sys.argv`, shell-quoted).
+  in GiB, accelerator: env `GUIDEDREC_ACCELERATOR`, else "cpu"), load (`load_average`), cwd
+  and command (the interpreter, relative to cwd when inside it, then `sys.argv`,
+  shell-quoted).
   """
   try:
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
@@ -55,7 +61,7 @@ def run_record() -> dict[str, Any]:
       "machine": {"host": platform.node(), "processor": platform.processor() or
                   platform.machine(), "cpus": os.cpu_count(), "memory_gib": round(memory, 1),
                   "accelerator": os.environ.get("GUIDEDREC_ACCELERATOR", "cpu")},
-      "load": [round(x, 2) for x in os.getloadavg()],
+      "load": load_average(),
       "cwd": os.getcwd(),
       "command": shlex.join([interpreter, *sys.argv]),
   }

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import pathlib
 import shlex
@@ -32,6 +31,7 @@ from typing import Any, Sequence
 import pandas as pd
 
 from guidedrec_jax import io
+from guidedrec_jax.benchmark import layout
 
 # summary.csv column -> its heading in RESULTS.md (shown when present, in this order); a
 # `<metric>_mean` column is shown as "mean ± std" when its `<metric>_std` is there too.
@@ -84,14 +84,14 @@ def load_run(workdir: str | os.PathLike) -> Run:
     ValueError: its latest run has no run record or did not finish.
   """
   path = pathlib.Path(workdir)
-  for name in ("config.json", "metrics.jsonl"):
+  for name in (layout.CONFIG, layout.METRICS):
     if not (path / name).is_file():
       raise FileNotFoundError(f"run {workdir}: no {name} (not a finished run)")
-  events = _events(path / "metrics.jsonl")
+  events = _events(path / layout.METRICS)
   starts = [i for i, e in enumerate(events) if e.get("event") == "run"]
   if not starts:
-    raise ValueError(f"run {workdir} has no run record in metrics.jsonl (it predates them): "
-                     f"{RERUN}")
+    raise ValueError(f"run {workdir} has no run record in {layout.METRICS} (it predates "
+                     f"them): {RERUN}")
   record, latest = events[starts[-1]], events[starts[-1] + 1:]
   done = [e for e in latest if e.get("event") == "done"]
   if not done:
@@ -102,10 +102,11 @@ def load_run(workdir: str | os.PathLike) -> Run:
     seconds = done[-1]["time"] - record["time"]
   end = [e for e in latest if e.get("event") == "run_end"]
   tables, notes = {}, []
-  if (path / "table2.csv").is_file():  # a main-job run
-    title = "table2.csv (leave one task out: Pearson per task, then the means)"
-    tables[title] = _read(path / "table2.csv", since=record.get("time"))
-    tables["evaluation/summary.csv"] = summary_table(_read(path / "evaluation" / "summary.csv"))
+  table2, evaluated = f"{layout.TABLE2}.csv", f"{layout.EVALUATION}/{layout.SUMMARY}"
+  if (path / table2).is_file():  # a main-job run
+    title = f"{table2} (leave one task out: Pearson per task, then the means)"
+    tables[title] = _read(path / table2, since=record.get("time"))
+    tables[evaluated] = summary_table(_read(path / evaluated))
     torch = [e for e in latest if e.get("event") == "torch_stages"]
     if torch:
       t = torch[-1]
@@ -118,12 +119,13 @@ def load_run(workdir: str | os.PathLike) -> Run:
     stages = [e for e in latest if e.get("event") == "stages"]
     if stages and not stages[-1].get("evaluation_ran", True):
       written = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(
-          (path / "evaluation" / "summary.csv").stat().st_mtime))
-      notes.append("evaluation/ was current and reused (its fingerprint matched this run's "
-                   f"history, scores and config), not recomputed by this run; its "
-                   f"summary.csv was written {written}")
+          (path / evaluated).stat().st_mtime))
+      notes.append(f"{layout.EVALUATION}/ was current and reused (its fingerprint matched "
+                   "this run's history, scores and config), not recomputed by this run; its "
+                   f"{layout.SUMMARY} was written {written}")
   else:
-    tables["summary.csv"] = summary_table(_read(path / "summary.csv", since=record.get("time")))
+    tables[layout.SUMMARY] = summary_table(_read(path / layout.SUMMARY,
+                                                 since=record.get("time")))
   return Run(workdir=str(workdir), config=config_of(record.get("command", "")),
              record=record, seconds=seconds, end_load=end[-1].get("load") if end else None,
              tables=tables, notes=tuple(notes))
@@ -140,13 +142,6 @@ def _read(path: pathlib.Path, since: float | None = None) -> pd.DataFrame:
   return pd.read_csv(path)
 
 
-def _number(value: Any) -> str:
-  """A cell: 3 decimals for floats, "–" for a missing value, other values as they are."""
-  if isinstance(value, float):
-    return "–" if math.isnan(value) else f"{value:.3f}"
-  return str(value)
-
-
 def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
   """A summary.csv as RESULTS.md shows it: `SUMMARY_COLUMNS` that exist, as strings; "mean ±
   std" where some method has more than one repeat."""
@@ -156,22 +151,14 @@ def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
   for column, heading in SUMMARY_COLUMNS.items():
     if column not in summary:
       continue
-    cells = [_number(v) for v in summary[column]]
+    cells = [io.table_cell(v, exact=True) for v in summary[column]]
     std = column.replace("_mean", "_std")
     if column.endswith("_mean") and std in summary and spread:
-      cells = [c if c == "–" else f"{c} ± {_number(s)}" for c, s in zip(cells, summary[std])]
+      cells = [c if c == io.MISSING else f"{c} ± {io.table_cell(s, exact=True)}"
+               for c, s in zip(cells, summary[std])]
       heading += " (mean ± std)"
     out[heading] = cells
   return pd.DataFrame(out) if out else summary
-
-
-def markdown(table: pd.DataFrame) -> str:
-  """A table as GitHub Markdown, floats to 3 decimals."""
-  columns = [str(c) for c in table.columns]
-  lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-  lines += ["| " + " | ".join(_number(v) for v in row) + " |"
-            for row in table.itertuples(index=False)]
-  return "\n".join(lines) + "\n"
 
 
 def _load(values: Any) -> str:
@@ -195,7 +182,9 @@ def run_section(run: Run) -> str:
            f"- wall seconds: {seconds}"]
   lines += [f"- note: {note}" for note in run.notes]
   for title, table in run.tables.items():
-    lines += ["", f"{title}:", "", markdown(table).rstrip("\n")]
+    # Floats to exactly 3 decimals, as the header says; a table without rows keeps its header.
+    shown = io.markdown_table(table.to_dict("records"), exact=True, columns=list(table.columns))
+    lines += ["", f"{title}:", "", shown.rstrip("\n")]
   return "\n".join(lines) + "\n"
 
 

@@ -39,8 +39,6 @@ from guidedrec_jax.distributed.local import run_module
 from guidedrec_jax.history import schema
 
 CHILD = "guidedrec_jax.benchmark.user_torch"
-MANIFEST = layout.MANIFEST  # named here too for this module's callers
-user_dir = layout.user_dir  # `<workdir>/user/<slug>`: the outputs of one user dataset
 
 
 @contextlib.contextmanager
@@ -104,7 +102,7 @@ def extract(config: ml_collections.ConfigDict, workdir: pathlib.Path,
   and its content hash; a call whose models' caches are all intact and match starts no
   child. A damaged cache is logged (`io.verified_sha256`) and recomputed by the child.
   """
-  folder = user_dir(workdir, user.name)
+  folder = layout.user_dir(workdir, user.name)
   cache_root = layout.cache_root(config, workdir)
   request = {"mode": "extract", "dataset": user_dataset.to_plan(user, config.seed),
              "manifest": str(manifest_path(workdir)), "cache_root": cache_root,

@@ -7,6 +7,7 @@ below are the paths that take more than a name.
 ```
 <workdir>/
   config.json                  CONFIG (io.write_config)
+  metrics.jsonl                METRICS: the run log (io.MetricsWriter), read by results.py
   zoo_manifest.json            MANIFEST: the run-time zoo, re-registered by every worker
   torch_stages.json            TORCH_RECORD: what each torch stage executed or reused
   pretrained/<model>.pth       PRETRAINED (+ a .json sidecar each)
@@ -14,7 +15,9 @@ below are the paths that take more than a name.
   noise_ceiling/jobs.jsonl, history.csv  NOISE_CEILING: the sweep again, another seed
   cache/                       CACHE: the feature caches, unless `config.cache_dir` names one
   scores.csv, scores.json      SCORES, SCORES_STAMP
-  evaluation/                  EVALUATION (setting 3, per_dataset.csv, plots)
+  evaluation/                  EVALUATION: setting 3 (recommender.evaluate), plots,
+    per_dataset.csv, summary.csv, fingerprint.json   PER_DATASET, SUMMARY, EVAL_STAMP
+  table2.csv, table2.md        TABLE2: leave one task out, the paper's Table 2 shape
   recommender/                 RECOMMENDER: the saved recommender
   regret/                      REGRET: regret@k leave one task out
   train_recommender/           TRAIN_RECOMMENDER: scripts/train_recommender.py's record
@@ -32,6 +35,7 @@ from typing import Any
 PathLike = str | pathlib.Path
 
 CONFIG = "config.json"
+METRICS = "metrics.jsonl"  # also in an evaluation folder and any `scripts/evaluate.py` workdir
 MANIFEST = "zoo_manifest.json"
 TORCH_RECORD = "torch_stages.json"
 PRETRAINED = "pretrained"
@@ -42,6 +46,12 @@ CACHE = "cache"
 SCORES = "scores.csv"
 SCORES_STAMP = "scores.json"
 EVALUATION = "evaluation"
+# Tables `recommender.evaluate` writes (`io.write_table` adds the .csv to its stems), in
+# EVALUATION and in a `scripts/evaluate.py` workdir: results.py reads them back.
+PER_DATASET = "per_dataset.csv"
+SUMMARY = "summary.csv"
+EVAL_STAMP = "fingerprint.json"  # under EVALUATION: the stamp of the evaluation stage
+TABLE2 = "table2"  # a stem: `io.write_table` writes table2.csv and table2.md
 RECOMMENDER = "recommender"
 REGRET = "regret"
 TRAIN_RECOMMENDER = "train_recommender"

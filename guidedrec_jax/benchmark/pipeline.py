@@ -20,7 +20,6 @@ The driver never imports torch: the halves meet in the files of the workdir.
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import time
 from typing import Any
@@ -94,13 +93,13 @@ def _evaluate(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> bool:
   out = workdir / layout.EVALUATION
   fingerprint = io.json_fingerprint((workdir / layout.HISTORY).read_text(),
                                     (workdir / layout.SCORES).read_text(), ev.to_dict())
-  stamp = out / "fingerprint.json"
+  stamp = out / layout.EVAL_STAMP
   if _cached_stage(stamp, fingerprint):
     return False
   evaluate.evaluate(ev, out)
   # Every output but the appended log vouched for: tables, plots, config.
   outputs = sorted(p for p in out.iterdir() if p.is_file() and not p.name.startswith(".")
-                   and p.name not in (stamp.name, "metrics.jsonl"))
+                   and p.name not in (stamp.name, layout.METRICS))
   io.write_stamp(stamp, outputs, fingerprint=fingerprint)
   return True
 
@@ -141,7 +140,7 @@ def run_benchmark(config: ml_collections.ConfigDict, workdir: str | pathlib.Path
   start = time.perf_counter()
   evaluated = _evaluate(config, workdir)
   seconds["evaluation"] = time.perf_counter() - start
-  per_dataset = pd.read_csv(workdir / layout.EVALUATION / "per_dataset.csv")
+  per_dataset = pd.read_csv(workdir / layout.EVALUATION / layout.PER_DATASET)
   rows = table2_rows(per_dataset)
   history = pd.read_csv(workdir / layout.HISTORY)
   noise = torch_record["noise_rerun"]
@@ -149,7 +148,7 @@ def run_benchmark(config: ml_collections.ConfigDict, workdir: str | pathlib.Path
   ceiling = quality.noise_ceiling_row(history, rerun)
   rows += [ceiling] if ceiling else []
   quality_rows = quality.quality_rows(history, rerun)
-  table2_csv, table2_md = io.write_table(workdir, "table2", rows)
+  table2_csv, table2_md = io.write_table(workdir, layout.TABLE2, rows)
   io.write_table(workdir, "history_quality", quality_rows)
   # table2.md also shows what the history can teach: chance, spread, noise ceiling per task.
   io.write_text_atomic(table2_md, table2_md.read_text() + "\nHistory per task (top-1 in %; "
@@ -168,7 +167,7 @@ def run_benchmark(config: ml_collections.ConfigDict, workdir: str | pathlib.Path
   for row in quality_rows:
     writer.write(event="history_quality", **row)
   plots = sorted(str(p) for p in (workdir / layout.EVALUATION).glob("*.png"))
-  writer.write(event="run_end", load=[round(x, 2) for x in os.getloadavg()])  # done stays last
+  writer.write(event="run_end", load=provenance.load_average())  # done stays last
   writer.write(event="done", table2=str(table2_md), plots=plots, recommendation=str(ranking_md))
   return {"table2": rows, "table2_paths": (table2_csv, table2_md), "plots": plots,
           "recommendation": ranking, "recommendation_path": ranking_md,

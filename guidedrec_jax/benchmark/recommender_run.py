@@ -27,8 +27,6 @@ from guidedrec_jax.benchmark import layout, recommend
 from guidedrec_jax.history import schema
 from guidedrec_jax.recommender import evaluate, saved
 
-DIRECTORY = layout.RECOMMENDER  # named here too for this module's callers
-
 
 def guided_histories(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> pd.DataFrame:
   """Rows the guided loop measured on user datasets, scores and difficulty joined."""

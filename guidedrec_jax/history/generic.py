@@ -31,7 +31,8 @@ FIELD_GROUPS = ("d", "m", "S")
 DIRECTIONS = ("+", "-")  # of a declared score: higher / lower is better
 
 
-def _parse_field(column: str, spec: str) -> dict:
+def _parse_field(column: str, spec: str) -> tuple[dict, str]:
+  """(the encoder field of a declared column, its direction "+" / "-" or "")."""
   parts = [p.strip() for p in str(spec).split(":")]
   direction = parts.pop() if len(parts) >= 3 and parts[-1] in DIRECTIONS else ""
   if (len(parts) not in (2, 3) or parts[0] not in FIELD_KINDS or parts[1] not in FIELD_GROUPS
@@ -40,23 +41,22 @@ def _parse_field(column: str, spec: str) -> dict:
     raise ValueError(f"history.fields[{column!r}] must be '<kind>:<group>[:log][:+|-]' with "
                      f"kind in {FIELD_KINDS}, group in {FIELD_GROUPS} (log for numeric only; "
                      f"a direction + or - for scores, group S, only), got {spec!r}")
-  return {"name": column, "column": column, "kind": parts[0], "group": parts[1],
-          "log": len(parts) == 3}
+  field = {"name": column, "column": column, "kind": parts[0], "group": parts[1],
+           "log": len(parts) == 3}
+  return field, direction
 
 
 def declared_signs(fields: dict[str, str] | str) -> tuple[tuple[str, float], ...]:
   """((score name, +1 / -1), ...) of declared `S` fields with a direction (`otce=numeric:S:-`).
 
-  The name is the column's, without an `ms_` prefix: it also gives the direction of a score
-  of that name joined from a scores table.
+  The name is the column's, without the `schema.SCORE_PREFIX`: it also gives the direction of
+  a score of that name joined from a scores table.
   """
   out = []
   for column, spec in parse_declared(fields).items():
-    _parse_field(column, spec)
-    last = str(spec).split(":")[-1].strip()
-    if last in DIRECTIONS:
-      name = column[3:] if column.startswith("ms_") else column
-      out.append((name, 1.0 if last == "+" else -1.0))
+    _, direction = _parse_field(column, spec)
+    if direction:
+      out.append((column.removeprefix(schema.SCORE_PREFIX), 1.0 if direction == "+" else -1.0))
   return tuple(out)
 
 
@@ -75,7 +75,7 @@ def parse_declared(fields: dict[str, str] | str) -> dict[str, str]:
 
 def declared_fields(fields: dict[str, str] | str) -> tuple[dict, ...]:
   """Encoder field descriptions (kwargs of `field_encoding.Field`) of declared extra columns."""
-  return tuple(_parse_field(column, spec) for column, spec in parse_declared(fields).items())
+  return tuple(_parse_field(column, spec)[0] for column, spec in parse_declared(fields).items())
 
 
 def read_history(path: str | os.PathLike | pd.DataFrame, top1_column: str = "top1",

@@ -144,7 +144,7 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> p
   summary = protocols.summarize(results)
   for record in summary.to_dict("records"):
     writer.write(event="summary", **record)
-  writer.write(event="run_end", load=[round(x, 2) for x in os.getloadavg()])  # done stays last
+  writer.write(event="run_end", load=provenance.load_average())  # done stays last
   writer.write(event="done", seconds=time.perf_counter() - start)
   io.write_table(workdir, "per_dataset", results.to_dict("records"))
   io.write_table(workdir, "summary", summary.to_dict("records"))

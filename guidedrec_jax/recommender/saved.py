@@ -78,10 +78,6 @@ def train_saved(history: pd.DataFrame, block: Any, declared: dict[str, str] | st
   return SavedRecommender(fitted, meta)
 
 
-def _sha256(path: pathlib.Path) -> str:
-  return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def save(saved: SavedRecommender, directory: str | os.PathLike) -> pathlib.Path:
   """Writes `saved` to `directory` atomically (see the module docstring); returns it."""
   directory = pathlib.Path(directory)
@@ -91,7 +87,7 @@ def save(saved: SavedRecommender, directory: str | os.PathLike) -> pathlib.Path:
     arrays, meta = state.state_of(saved.fitted)
     path = tmp / STATE_FILE
     io.save_arrays(path, arrays, meta)
-    hashes = {p.name: _sha256(p) for p in (path, io.sidecar_path(path))}
+    hashes = {p.name: io.file_sha256(p) for p in (path, io.sidecar_path(path))}
     io.write_json_atomic(tmp / MANIFEST, {**saved.meta, "files": hashes})
     old = directory.with_name(f".{directory.name}.old")
     shutil.rmtree(old, ignore_errors=True)
@@ -138,10 +134,21 @@ def load(directory: str | os.PathLike, block: Any = None) -> SavedRecommender:
                       if asked.get(k) != meta["block"].get(k))
       raise ValueError(f"saved recommender {directory} was trained with another method block "
                        f"(keys {differ} differ from the config's): retrain it")
-  path = directory / STATE_FILE
-  for file in (path, io.sidecar_path(path)):
-    if not file.exists() or _sha256(file) != meta.get("files", {}).get(file.name):
-      raise ValueError(f"saved recommender {directory}: {file.name} is missing or not the "
-                       "file it was saved with")
-  arrays, state_meta = io.load_arrays(path)
+  path, files = directory / STATE_FILE, meta.get("files", {})
+  def not_saved(name: str) -> ValueError:
+    return ValueError(f"saved recommender {directory}: {name} is missing or not the file it "
+                      "was saved with")
+  side = io.sidecar_path(path)
+  if not path.exists():
+    raise not_saved(path.name)
+  if not side.exists() or io.file_sha256(side) != files.get(side.name):
+    raise not_saved(side.name)
+  # The intact sidecar records the state file's sha256, which `io.load_arrays` checks against
+  # the file: comparing the manifest's hash with that record hashes the state file only once.
+  if json.loads(side.read_text()).get(io.CONTENT_HASH) != files.get(path.name):
+    raise not_saved(path.name)
+  try:
+    arrays, state_meta = io.load_arrays(path)
+  except (FileNotFoundError, io.CacheError) as e:
+    raise not_saved(path.name) from e
   return SavedRecommender(state.load_state(arrays, state_meta), meta)

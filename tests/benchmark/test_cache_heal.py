@@ -18,7 +18,7 @@ import pytest
 
 from configs import micro_zoo
 from guidedrec_jax import io
-from guidedrec_jax.benchmark import guided, recommend_dataset
+from guidedrec_jax.benchmark import layout, recommend_dataset
 from guidedrec_jax.contracts import feature_cache
 from tests.benchmark.test_pipeline import DRIVER, ROOT
 from tests.recommend.folders import write_folder
@@ -97,7 +97,7 @@ def test_dataset_recommendation_recomputes_damaged_caches(healed, tmp_path_facto
   spec = f"folder:{write_folder(tmp_path_factory.mktemp('images'))}"
   overrides = {"dataset": spec, "finetune_top": 0}
   first = recommend_dataset.run(config, workdir, overrides)
-  folder = guided.user_dir(workdir, first["user"].name)
+  folder = layout.user_dir(workdir, first["user"].name)
   clean_scores = (folder / "scores.csv").read_bytes()
   damaged = pathlib.Path(first["extract"]["caches"][first["table"]["model"].iloc[0]])
   clean_features = _arrays(damaged)

@@ -23,7 +23,8 @@ import pytest
 
 from configs import micro_zoo
 from guidedrec_jax import io
-from guidedrec_jax.benchmark import guided, recommend_dataset, recommender_run, user_dataset
+from guidedrec_jax.benchmark import (guided, layout, recommend_dataset, recommender_run,
+                                     user_dataset)
 from tests import images
 from tests.recommend.folders import write_folder
 
@@ -41,7 +42,7 @@ ZOO = {"mobilenetv2_100@32": ("mobilenet", "in1k", 2.2, 0.006),
 
 def write_run(config, workdir: pathlib.Path) -> None:
   """The files of a finished smoke run that --dataset reads: manifest, history, scores."""
-  io.write_json_atomic(workdir / guided.MANIFEST, [dict(
+  io.write_json_atomic(workdir / layout.MANIFEST, [dict(
       name="mobilenetv2_100@32", architecture="mobilenetv2_100", family="mobilenet",
       pretrain_domain="in1k", weights="timm", input_size=32, num_source_classes=1000,
       timm_kwargs={})])
@@ -94,7 +95,7 @@ def test_one_row_per_zoo_model_with_finite_predictions(run, first_and_second):
   assert pd.read_csv(first["paths"][0])["model"].tolist() == table["model"].tolist()
   # The dataset's own features: what fine-tuning would train on, classes, difficulty (the
   # configured score of the configured fixed model on this probe set).
-  scores = pd.read_csv(guided.user_dir(run[1], first["user"].name) / "scores.csv")
+  scores = pd.read_csv(layout.user_dir(run[1], first["user"].name) / "scores.csv")
   logme = scores.query("model == 'mobilenetv2_100@32' and score == 'logme'")["value"].item()
   assert first["features"] == {"num_train": 23.0, "num_classes": 3.0,
                                "difficulty": pytest.approx(logme)}
@@ -254,7 +255,7 @@ def test_refuses_a_recommender_of_another_block_or_code_version(run, tmp_path, n
   with pytest.raises(ValueError, match=r"another method block \(keys \['shrink'\]"):
     recommend_dataset.run(other, workdir, {"dataset": f"folder:{folder}"})
   copy = tmp_path / "recommender"
-  shutil.copytree(workdir / recommender_run.DIRECTORY, copy)
+  shutil.copytree(workdir / layout.RECOMMENDER, copy)
   manifest = json.loads((copy / "recommender.json").read_text())
   (copy / "recommender.json").write_text(json.dumps({**manifest, "code_version": "0.0.1"}))
   with pytest.raises(ValueError, match="code version '0.0.1'"):
@@ -273,7 +274,7 @@ def test_finetune_top_one_appends_one_row_and_retrains(run, first_and_second):
   spec = first_and_second[0]["user"].spec
   before = recommender_run.load_for_config(config, workdir).meta["fingerprint"]
   first = recommend_dataset.run(config, workdir, {"dataset": spec, "finetune_top": 1})
-  folder = guided.user_dir(workdir, first["user"].name) / "sweep"
+  folder = layout.user_dir(workdir, first["user"].name) / "sweep"
   history = pd.read_csv(folder / "history.csv")
   top = first["table"]["model"].iloc[0]
   assert history["model"].tolist() == [top] and history["dataset"].tolist() == [
@@ -335,7 +336,7 @@ def test_a_concurrent_call_on_the_same_dataset_waits_and_reuses(run, first_and_s
   waits for it, then reuses the caches instead of extracting again."""
   config, workdir = run
   user = first_and_second[0]["user"]
-  folder = guided.user_dir(workdir, user.name)
+  folder = layout.user_dir(workdir, user.name)
   marker = folder / "held"
   holder = subprocess.Popen(
       [sys.executable, "-c",
