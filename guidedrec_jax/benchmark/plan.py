@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
+from guidedrec_jax.cost.rules import DEFAULT_PRECISION, check_precision
 from guidedrec_jax.distributed import executor_from_config
 from guidedrec_jax.recommender import rank
 
@@ -26,12 +27,20 @@ def imagenet_name(architecture: str, input_size: int) -> str:
   return f"{architecture}@{input_size}"
 
 
+def zoo_architectures(config: Mapping[str, Any]) -> list[tuple[str, str, int | None]]:
+  """(zoo name, timm architecture, input side the config sets or None) of every zoo model of
+  the benchmark, in table order (ImageNet, pre-trained here, random); the priced plan
+  (`cost.plan`) reads the architectures, the stages the names."""
+  zoo = config["zoo"]
+  size = zoo["imagenet_input_size"]
+  return ([(imagenet_name(a, size), a, size) for a in zoo["imagenet"]]
+          + [(pretrained_name(a, s), a, None) for a, s in config["pretrain"]["models"]]
+          + [(a, a, None) for a in zoo["random"]])
+
+
 def zoo_names(config: Mapping[str, Any]) -> list[str]:
   """Every zoo model of the benchmark, in table order (ImageNet, pre-trained here, random)."""
-  size = config["zoo"]["imagenet_input_size"]
-  return ([imagenet_name(a, size) for a in config["zoo"]["imagenet"]]
-          + [pretrained_name(a, s) for a, s in config["pretrain"]["models"]]
-          + list(config["zoo"]["random"]))
+  return [name for name, _, _ in zoo_architectures(config)]
 
 
 def _positive_int(value: Any, name: str) -> None:
@@ -85,9 +94,7 @@ def check_config(config: Any) -> None:
   if len(config["tasks"]) < 2:
     raise ValueError(f"config.tasks needs >= 2 tasks (leave-one-task-out), got {config['tasks']}")
   # The step's options (finetune/options.py); absent in configs from before them.
-  if sweep.get("precision", "auto") not in ("auto", "fp32", "bf16"):
-    raise ValueError(f"config.sweep.precision must be 'auto', 'fp32' or 'bf16', got "
-                     f"{sweep['precision']!r}")
+  check_precision(sweep.get("precision", DEFAULT_PRECISION), "config.sweep.precision")
   for key in ("channels_last", "compile"):
     if not isinstance(sweep.get(key, False), bool):
       raise ValueError(f"config.sweep.{key} must be a bool, got {sweep[key]!r}")

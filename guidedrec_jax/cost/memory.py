@@ -13,6 +13,7 @@ measured peak of a run is what the report gives. Imports neither torch nor JAX.
 from __future__ import annotations
 
 import math
+import numbers
 import os
 
 STACK_COPIES = 3
@@ -31,6 +32,19 @@ def default_max_bytes() -> int:
   return machine_memory_bytes() // DEFAULT_SHARE
 
 
+def resolve_max_bytes(max_bytes: int | None) -> int:
+  """The budget to use: `max_bytes` checked, or `default_max_bytes()` for None.
+
+  Raises:
+    ValueError: `max_bytes` is neither None nor a positive int (a bool is not an int here).
+  """
+  if max_bytes is None:
+    return default_max_bytes()
+  if not isinstance(max_bytes, numbers.Integral) or isinstance(max_bytes, bool) or max_bytes < 1:
+    raise ValueError(f"max_bytes must be a positive int (bytes) or None, got {max_bytes!r}")
+  return int(max_bytes)
+
+
 def group_bytes(num_models: int, num_samples: int, dim: int, probs_dim: int,
                 itemsize: int) -> int:
   """Estimated working set (bytes) of scoring `num_models` stacked models in one call."""
@@ -43,13 +57,15 @@ def chunk_sizes(num_models: int, per_model_bytes: int, max_bytes: int) -> list[i
   Near-equal, so that a padded last chunk (see `scores.zoo`) wastes less than one model per
   chunk and every chunk shares one compilation.
 
+  `max_bytes` is a resolved budget (`resolve_max_bytes`); only its fit is checked here.
+
   Raises:
     ValueError: a single model exceeds `max_bytes` (named), or a count is not positive.
   """
   if num_models < 1 or per_model_bytes < 1:
     raise ValueError(f"num_models and per_model_bytes must be >= 1, got {num_models}, "
                      f"{per_model_bytes}")
-  if not isinstance(max_bytes, int) or max_bytes < per_model_bytes:
+  if max_bytes < per_model_bytes:
     raise ValueError(f"max_bytes={max_bytes!r} is below one model's working set "
                      f"({per_model_bytes} bytes): raise it")
   per_chunk = max_bytes // per_model_bytes

@@ -5,8 +5,10 @@ Counts follow the main job (`benchmark/torch_stages.py`, `finetune/train.py`) ex
 * fine-tuning: (tasks x zoo models) pairs x (lrs x weight decays) grid points, plus the noise
   ceiling's re-run (noise tasks x models x grid) and the pre-training jobs; each job runs
   `epochs` epochs of `num_train` images (less one when a batch of one would be left, which
-  the loop drops) and evaluates `num_val` images after each epoch. Divergence stops are
-  not modelled, so it is an upper bound.
+  the loop drops: `rules.train_images_per_epoch`, the loop's own rule) and evaluates
+  `num_val` images after each epoch. Divergence stops are not modelled, so it is an upper
+  bound. Pre-training is priced in the default precision it runs in, the sweep and the
+  extraction in `config.sweep.precision`.
 * extraction: tasks x models probe sets of at most `probe.max_images` images (an upper bound:
   a probe set also stops at `max_per_class` per class).
 * scoring: tasks x models x scores, one model's probe set per unit.
@@ -21,26 +23,16 @@ a lower bound). Imports neither torch nor JAX.
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any, Mapping, Sequence
 
-from guidedrec_jax.benchmark.plan import imagenet_name, pretrained_name
+from guidedrec_jax.benchmark.plan import pretrained_name, zoo_architectures
 from guidedrec_jax.cost import throughput
+from guidedrec_jax.cost.rules import DEFAULT_PRECISION, precision_name, train_images_per_epoch
 
-PRECISIONS = ("auto", "fp32", "bf16")
 
-
-def resolve_precision_name(precision: str, device: str) -> str:
-  """"auto" -> bf16 on a GPU kind, fp32 on "cpu" (as `finetune.options.resolve_precision`).
-
-  Raises:
-    ValueError: an unknown precision.
-  """
-  if precision not in PRECISIONS:
-    raise ValueError(f"config.sweep.precision must be one of {PRECISIONS}, got {precision!r}")
-  if precision != "auto":
-    return precision
-  return "fp32" if device == "cpu" else "bf16"
+def _precision(precision: str, device: str) -> str:
+  """The precision a stage on `device` ("cpu" or a GPU kind) runs in (`rules.precision_name`)."""
+  return precision_name(precision, device != "cpu", "config.sweep.precision")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,20 +61,6 @@ class StageCost:
   @property
   def hours(self) -> float:
     return self.seconds / 3600.0
-
-
-def train_images_per_epoch(num_train: int, batch_size: int) -> int:
-  """Images one epoch trains on: all, less a last batch of one (dropped for batch norm)."""
-  return num_train - (1 if num_train > 1 and num_train % batch_size == 1 else 0)
-
-
-def zoo_architectures(config: Mapping[str, Any]) -> list[tuple[str, str, int | None]]:
-  """(zoo name, architecture, input side or None = the table's only one) per zoo model."""
-  zoo = config["zoo"]
-  size = zoo["imagenet_input_size"]
-  return ([(imagenet_name(a, size), a, size) for a in zoo["imagenet"]]
-          + [(pretrained_name(a, s), a, None) for a, s in config["pretrain"]["models"]]
-          + [(a, a, None) for a in zoo["random"]])
 
 
 def _row(rows: Sequence[throughput.Row], stage: str, model: str, device: str,
@@ -134,13 +112,15 @@ def plan_cost(config: Mapping[str, Any], rows: Sequence[throughput.Row], gpu: st
   grid = len(sweep["lrs"]) * len(sweep["weight_decays"])
   stages = []
   device = _device(config, "sweep", gpu)
-  precision = resolve_precision_name(sweep.get("precision", "auto"), device)
+  precision = _precision(sweep.get("precision", DEFAULT_PRECISION), device)
   if config["pretrain"]["models"]:
     pre = _device(config, "pretrain", gpu)
     pre_models = [(n, a, None) for n, a, _ in models if n in
                   {pretrained_name(a, s) for a, s in config["pretrain"]["models"]}]
+    # Pre-training passes no options (`torch_stages.pretrain_one`): it runs in the default
+    # precision whatever the sweep asks for, and is priced so.
     stages.append(_finetune_stage("pretrain", 1, config["pretrain"], pre_models, rows, pre,
-                                  resolve_precision_name(sweep.get("precision", "auto"), pre)))
+                                  _precision(DEFAULT_PRECISION, pre)))
   stages.append(_finetune_stage("sweep", len(tasks) * grid, sweep, models, rows, device,
                                 precision))
   noise_tasks = list(config["noise_ceiling"]["tasks"])
@@ -149,7 +129,7 @@ def plan_cost(config: Mapping[str, Any], rows: Sequence[throughput.Row], gpu: st
                                   rows, device, precision))
   ex_device = _device(config, "extract", gpu)
   # Extraction takes the sweep's precision choice (one setting for the torch stages).
-  ex_precision = resolve_precision_name(sweep.get("precision", "auto"), ex_device)
+  ex_precision = _precision(sweep.get("precision", DEFAULT_PRECISION), ex_device)
   probe = config["probe"]["max_images"]
   seconds, sources = 0.0, []
   for _, arch, size in models:

@@ -28,6 +28,8 @@ import os
 import pathlib
 from typing import Iterable, Mapping, Sequence
 
+from guidedrec_jax.cost.rules import RESOLVED_PRECISIONS
+
 COLUMNS = ("stage", "model", "device", "precision", "input_size", "batch_size", "gmacs",
            "per_second", "source")
 STAGES = ("finetune", "extract", "score")
@@ -62,8 +64,9 @@ class Row:
   def __post_init__(self):
     if self.stage not in STAGES:
       raise ValueError(f"stage must be one of {STAGES}, got {self.stage!r}")
-    if self.precision not in ("fp32", "bf16"):
-      raise ValueError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
+    if self.precision not in RESOLVED_PRECISIONS:
+      raise ValueError(f"precision must be one of {RESOLVED_PRECISIONS}, got "
+                       f"{self.precision!r}")
     if not self.per_second > 0:
       raise ValueError(f"per_second must be > 0, got {self.per_second!r} ({self.model})")
     if not self.source.startswith(("measured:", "estimate:")):
@@ -175,12 +178,3 @@ def lookup(rows: Sequence[Row], stage: str, model: str, device: str, precision: 
                      f"it has {stage} rows on {device!r} for {have}")
   measured = [r for r in matches if r.measured]
   return (measured or matches)[-1]
-
-
-def index(rows: Sequence[Row]) -> Mapping[tuple, Row]:
-  """Rows by key, measured rows winning over estimates (as `lookup`)."""
-  table: dict[tuple, Row] = {}
-  for row in rows:
-    if row.measured or not (row.key in table and table[row.key].measured):
-      table[row.key] = row
-  return table

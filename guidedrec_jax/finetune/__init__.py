@@ -5,13 +5,12 @@ Never imports JAX."""
 from guidedrec_jax.distributed.local import Executor, ProcessExecutor, SequentialExecutor
 from guidedrec_jax.finetune.history_writer import (HISTORY_COLUMNS, JobsLog, best_rows,
                                                    history_from_log, write_history)
-from guidedrec_jax.finetune.options import (PRECISIONS, TrainOptions, options_from_config,
-                                            resolve_precision)
+from guidedrec_jax.finetune.options import (PRECISIONS, TrainOptions, default_device,
+                                            options_from_config, resolve_precision)
 from guidedrec_jax.finetune.sweep import (JobSpec, ModelInfo, SweepContext, SweepSummary,
                                           hpo_grid, run_job, run_sweep, split_train_val,
                                           zoo_model_info)
-from guidedrec_jax.finetune.train import (FinetuneResult, HyperParams, InputSpec,
-                                          default_device, finetune)
+from guidedrec_jax.finetune.train import FinetuneResult, HyperParams, InputSpec, finetune
 
 __all__ = [
     "Executor", "ProcessExecutor", "SequentialExecutor",

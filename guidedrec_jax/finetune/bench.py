@@ -20,7 +20,6 @@ each timing. The project's rates are written as measured rows of the throughput 
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import pathlib
 import statistics
@@ -34,12 +33,12 @@ import torch.nn.functional as F
 
 from guidedrec_jax import io
 from guidedrec_jax.cost import throughput
+from guidedrec_jax.cost.rules import RESOLVED_PRECISIONS
 from guidedrec_jax.data.base import ImageDataset
 from guidedrec_jax.data.images import InputSpec, normalise
 from guidedrec_jax.finetune import train
-from guidedrec_jax.finetune.options import TrainOptions
-
-_SPEC_MEAN, _SPEC_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+from guidedrec_jax.finetune.options import (TrainOptions, autocast, default_device,
+                                            prepare_model)
 
 
 def device_kind(device: torch.device) -> str:
@@ -68,12 +67,10 @@ def _timed(device: torch.device, run: Callable[[], Any]) -> float:
 
 
 def forward_gmacs(name: str, input_size: int) -> float:
-  """Forward GMACs per image of `name` at `input_size` (torch's FLOP counter / 2)."""
-  from torch.utils.flop_counter import FlopCounterMode
-  model = _model(name, 1000, 0).eval()
-  with FlopCounterMode(display=False) as counter, torch.no_grad():
-    model(torch.zeros(1, 3, input_size, input_size))
-  return counter.get_total_flops() / 2e9
+  """Forward GMACs per image of `name` (headless) at `input_size`, counted as the zoo's meta
+  features are (`registry.count_gmacs`), so table rows and zoo columns agree."""
+  from guidedrec_jax.zoo import registry  # the torch half's zoo (timm, weights)
+  return registry.count_gmacs(_model(name, 0, 0).eval(), input_size)
 
 
 def _model(name: str, num_classes: int, seed: int) -> torch.nn.Module:
@@ -91,7 +88,7 @@ def finetune_loops(name: str, device: torch.device, options: TrainOptions, batch
   """{"project": run(steps), "reference": run(steps)}: each runs `steps` steps on its own
   model (same init) and returns the mean loss of those steps (on the device). Both see the
   same batches in the same order, so a float32 CPU run computes the same losses."""
-  spec = InputSpec(input_size, _SPEC_MEAN, _SPEC_STD)
+  spec = InputSpec(input_size)  # ImageNet mean / std
   pool = 4 * batch_size  # a few distinct batches, cycled
   rng = torch.Generator().manual_seed(seed)
   images = torch.randint(0, 256, (pool, 3, input_size, input_size), generator=rng,
@@ -99,7 +96,7 @@ def finetune_loops(name: str, device: torch.device, options: TrainOptions, batch
   labels = torch.randint(0, num_classes, (pool,), generator=rng).to(device)
   hparams = train.HyperParams(lr=0.01, batch_size=batch_size)
 
-  model, forward = train.prepare_model(_model(name, num_classes, seed), device, options)
+  model, forward = prepare_model(_model(name, num_classes, seed), device, options)
   optimizer = train.make_optimizer(model, hparams)
   order = torch.arange(pool, device=device)
   model.train()
@@ -124,13 +121,11 @@ def finetune_loops(name: str, device: torch.device, options: TrainOptions, batch
   batches = [normalise(images[i:i + batch_size], spec) for i in range(0, pool, batch_size)]
   if options.channels_last:
     batches = [b.contiguous(memory_format=torch.channels_last) for b in batches]
-  amp = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)
-         ) if options.precision == "bf16" else contextlib.nullcontext
 
   def reference(steps: int) -> torch.Tensor:
     losses = []
     for step in range(steps):
-      with amp():
+      with autocast(device, options.precision):
         output = ref_forward(batches[step % len(batches)])
         loss = loss_fn(output, labels[(step % len(batches)) * batch_size:][:batch_size])
       ref_optimizer.zero_grad()
@@ -148,7 +143,7 @@ def extract_loops(name: str, device: torch.device, options: TrainOptions, batch_
   """{"project": run(), "reference": run()}: each extracts pre-logits features of the same
   `num_images` host uint8 images and returns them as float32 numpy [N, D]."""
   from guidedrec_jax.zoo import extract  # the torch half's zoo (timm, weights)
-  spec = InputSpec(input_size, _SPEC_MEAN, _SPEC_STD)
+  spec = InputSpec(input_size)  # ImageNet mean / std
   rng = np.random.default_rng(seed)
   host = rng.integers(0, 256, (num_images, input_size, input_size, 3), dtype=np.uint8)
   dataset = ImageDataset("bench", "train", host, np.zeros(num_images, np.int64), ("a",))
@@ -161,12 +156,10 @@ def extract_loops(name: str, device: torch.device, options: TrainOptions, batch_
   ref_model = _model(name, 0, seed).eval().to(device)
   if options.channels_last:
     ref_model = ref_model.to(memory_format=torch.channels_last)
-  amp = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)
-         ) if options.precision == "bf16" else contextlib.nullcontext
 
   def reference() -> np.ndarray:
     out = []
-    with torch.inference_mode(), amp():
+    with torch.inference_mode(), autocast(device, options.precision):
       for start in range(0, num_images, batch_size):
         x = torch.from_numpy(host[start:start + batch_size]).to(device).permute(0, 3, 1, 2)
         # The batch in the loop's memory format, as a data loader delivers it (NCHW, or
@@ -205,7 +198,7 @@ def check_config(config: Any) -> None:
   if unknown:
     raise ValueError(f"config.models: {unknown} are neither zoo nor timm model names")
   if (isinstance(config.precisions, str) or not config.precisions
-      or not set(config.precisions) <= {"fp32", "bf16"}):
+      or not set(config.precisions) <= set(RESOLVED_PRECISIONS)):
     raise ValueError(f"config.precisions must hold 'fp32' and/or 'bf16', got "
                      f"{config.precisions!r}")
   for key in ("num_threads", "input_size", "num_classes", "batch_size", "steps",
@@ -231,7 +224,7 @@ def run_bench(config: Any, workdir: io.PathLike) -> list[dict[str, Any]]:
   io.write_config(workdir, config)
   metrics = io.MetricsWriter(workdir)
   torch.set_num_threads(config.num_threads)
-  device = torch.device(config.device or ("cuda:0" if torch.cuda.is_available() else "cpu"))
+  device = torch.device(config.device) if config.device else default_device()
   if device.type == "cuda":
     torch.backends.cudnn.benchmark = True
   kind, date = device_kind(device), datetime.date.today().isoformat()

@@ -7,7 +7,8 @@ options that differ from the defaults enter the key.
 
 * `precision`: "fp32" (no autocast), "bf16" (`torch.autocast` with bfloat16; weights,
   gradients and the optimiser stay float32, so no loss scaling is needed), or "auto": bf16 on
-  CUDA, fp32 elsewhere (resolved on the worker's device, `resolve_precision`).
+  CUDA, fp32 elsewhere (resolved on the worker's device, `resolve_precision`; the names and
+  the rule are `cost.rules`', which the priced plan shares).
 * `channels_last`: model and batches in NHWC memory format (faster convolutions with
   tensor cores; the values a CPU float32 run computes may differ in the last bits).
 * `compile`: the forward pass through `torch.compile` (inductor; needs a C++ compiler on
@@ -24,7 +25,7 @@ from typing import Any, ContextManager, Mapping
 
 import torch
 
-PRECISIONS = ("auto", "fp32", "bf16")
+from guidedrec_jax.cost.rules import DEFAULT_PRECISION, PRECISIONS, check_precision, precision_name
 
 
 def resolve_precision(precision: str, device: str | torch.device) -> str:
@@ -33,11 +34,12 @@ def resolve_precision(precision: str, device: str | torch.device) -> str:
   Raises:
     ValueError: `precision` is not one of `PRECISIONS`.
   """
-  if precision not in PRECISIONS:
-    raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-  if precision != "auto":
-    return precision
-  return "bf16" if torch.device(device).type == "cuda" else "fp32"
+  return precision_name(precision, torch.device(device).type == "cuda")
+
+
+def default_device() -> torch.device:
+  """Returns the first CUDA device when one is available, else the CPU."""
+  return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
 
 
 def autocast(device: torch.device, precision: str) -> ContextManager[Any]:
@@ -63,13 +65,12 @@ class TrainOptions:
     channels_last: NHWC model and batches.
     compile: `torch.compile` the forward pass.
   """
-  precision: str = "auto"
+  precision: str = DEFAULT_PRECISION
   channels_last: bool = False
   compile: bool = False
 
   def __post_init__(self):
-    if self.precision not in PRECISIONS:
-      raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+    check_precision(self.precision)
     for name in ("channels_last", "compile"):
       if not isinstance(getattr(self, name), bool):
         raise ValueError(f"{name} must be a bool, got {getattr(self, name)!r}")
@@ -83,6 +84,18 @@ class TrainOptions:
     default = TrainOptions()
     return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
             if getattr(self, f.name) != getattr(default, f.name)}
+
+
+def prepare_model(model: torch.nn.Module, device: torch.device, options: TrainOptions
+                  ) -> tuple[torch.nn.Module, torch.nn.Module]:
+  """(model on `device` in the options' memory format, the forward to call: compiled or not).
+
+  The first keeps the parameters and the state_dict keys (a compiled module prefixes them).
+  """
+  model = model.to(device)
+  if options.channels_last:
+    model = model.to(memory_format=torch.channels_last)
+  return model, (torch.compile(model) if options.compile else model)
 
 
 def options_from_config(sweep: Mapping[str, Any]) -> TrainOptions:

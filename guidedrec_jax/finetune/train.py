@@ -28,9 +28,11 @@ import torch
 import torch.nn.functional as F
 
 from guidedrec_jax import io
+from guidedrec_jax.cost import rules
 from guidedrec_jax.data.base import ImageDataset
 from guidedrec_jax.data.images import InputSpec, normalise, resize_uint8
-from guidedrec_jax.finetune.options import TrainOptions, autocast, to_format
+from guidedrec_jax.finetune.options import (TrainOptions, autocast, default_device,
+                                            prepare_model, to_format)
 
 OPTIMIZERS = ("sgd", "adamw")
 _EVAL_BATCH = 256
@@ -97,11 +99,6 @@ class FinetuneResult:
   compiled: bool = False
 
 
-def default_device() -> torch.device:
-  """Returns the first CUDA device when one is available, else the CPU."""
-  return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
-
-
 def preprocess(dataset: ImageDataset, size: int, device: torch.device) -> torch.Tensor:
   """Returns the images as uint8 [N, 3, size, size] on `device` (`images.resize_uint8`).
 
@@ -152,18 +149,6 @@ def make_optimizer(model: torch.nn.Module, hparams: HyperParams) -> torch.optim.
     return torch.optim.SGD(model.parameters(), lr=hparams.lr, momentum=0.9,
                            weight_decay=hparams.weight_decay)
   return torch.optim.AdamW(model.parameters(), lr=hparams.lr, weight_decay=hparams.weight_decay)
-
-
-def prepare_model(model: torch.nn.Module, device: torch.device, options: TrainOptions
-                  ) -> tuple[torch.nn.Module, torch.nn.Module]:
-  """(model on `device` in the options' memory format, the forward to call: compiled or not).
-
-  The first keeps the parameters and the state_dict keys (a compiled module prefixes them).
-  """
-  model = model.to(device)
-  if options.channels_last:
-    model = model.to(memory_format=torch.channels_last)
-  return model, (torch.compile(model) if options.compile else model)
 
 
 def train_step(forward: torch.nn.Module, optimizer: torch.optim.Optimizer,
@@ -282,8 +267,7 @@ def finetune(model: torch.nn.Module, train: ImageDataset, val: ImageDataset,
   model, forward = prepare_model(model, device, options)
   optimizer = make_optimizer(model, hparams)
   # A batch of one breaks batch norm in training mode, so a remainder of one is dropped.
-  steps_per_epoch = max(1, math.ceil(len(train) / hparams.batch_size)
-                        - (len(train) % hparams.batch_size == 1))
+  steps_per_epoch = rules.steps_per_epoch(len(train), hparams.batch_size)
   schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps_per_epoch * hparams.epochs)
   history, best_state, loss_mean, diverged = [], None, float("nan"), False
   for _ in range(hparams.epochs):

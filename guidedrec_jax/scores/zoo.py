@@ -68,11 +68,16 @@ def dim_bucket(dim: int, largest: int, num_samples: int) -> int:
 
 
 class _Group(NamedTuple):
-  """Models scored by one jitted call: same (possibly padded) D and source-head size."""
+  """Models scored by one jitted call: same (possibly padded) D and source-head size.
+
+  `probs_dim` is that source-head width Cs, 0 when no score of the group reads source
+  probabilities: it keys the grouping, so every model of the group has it.
+  """
   models: tuple[str, ...]
   specs: tuple[registry.ScoreSpec, ...]
   dim: int
   float64: bool
+  probs_dim: int
 
 
 def _score_units(scores: Sequence[str]) -> list[tuple[str, ...]]:
@@ -117,8 +122,8 @@ def _groups(dims: Mapping[str, int], heads: Mapping[str, int], units, pad_dims: 
       key = (_group_dim(dim, largest, num_samples, specs, pad_dims),
              heads[model] if reads_probs else 0)
       keys.setdefault(key, []).append(model)
-    groups += [_Group(tuple(models), specs, dim, any(s.float64 for s in specs))
-               for (dim, _), models in sorted(keys.items())]
+    groups += [_Group(tuple(models), specs, dim, any(s.float64 for s in specs), probs_dim)
+               for (dim, probs_dim), models in sorted(keys.items())]
   return groups
 
 
@@ -162,14 +167,6 @@ def _group_function(names: tuple[str, ...], num_classes: int, sharded: bool
   return jax.jit(scores)
 
 
-def _pad_model_axis(arrays: list[np.ndarray | None], multiple: int) -> list[np.ndarray | None]:
-  """Pads the model axis to a multiple of the device count by repeating the first model."""
-  extra = -arrays[0].shape[0] % multiple
-  # A real model (not zeros) keeps the padded rows finite for every score.
-  return [None if a is None else np.concatenate([a, np.repeat(a[:1], extra, axis=0)])
-          for a in arrays]
-
-
 def _stack(arrays: list[np.ndarray], width: int, dtype) -> np.ndarray:
   """[M, N, width] of `dtype`: each array's first `width` columns, zero-padded to `width`
   (the same values as padding, stacking and casting, without a float32 stack in between)."""
@@ -179,16 +176,13 @@ def _stack(arrays: list[np.ndarray], width: int, dtype) -> np.ndarray:
   return out
 
 
-def _chunks(group: _Group, num_samples: int, probs_dims: Mapping[str, int], max_bytes: int
-            ) -> list[tuple[str, ...]]:
+def _chunks(group: _Group, num_samples: int, max_bytes: int) -> list[tuple[str, ...]]:
   """The group's models in near-equal chunks whose working set fits `max_bytes`.
 
   Raises:
     ValueError: one model alone exceeds `max_bytes`.
   """
-  reads_probs = any(s.needs_source_probs for s in group.specs)
-  widest = max(probs_dims.get(m, 0) for m in group.models) if reads_probs else 0
-  per_model = memory.group_bytes(1, num_samples, group.dim, widest,
+  per_model = memory.group_bytes(1, num_samples, group.dim, group.probs_dim,
                                  8 if group.float64 else 4)
   if per_model == 0:  # nothing stacked
     return [group.models]
@@ -201,17 +195,19 @@ def _chunks(group: _Group, num_samples: int, probs_dims: Mapping[str, int], max_
 
 def _run_group(group: _Group, models: Sequence[str], pad_to: int, features, labels,
                num_classes, source_probs, prepared, shard) -> np.ndarray:
-  """Scores `models` (a chunk of `group`, padded to `pad_to` models); [len(models), scores]."""
+  """Scores `models` (a chunk of `group`, padded to `pad_to` models); [len(models), scores].
+
+  `pad_to` covers both paddings at once: every chunk of the group to its first's size (one
+  compilation) and, sharded, the model axis to a multiple of the device count.
+  """
   dtype = np.float64 if group.float64 else np.float32
-  padded = list(models) + [models[0]] * (pad_to - len(models))  # real models stay finite
+  # Repeats of a real model (not zeros) keep the padded rows finite for every score.
+  padded = list(models) + [models[0]] * (pad_to - len(models))
   # group.dim = 0 for scores that read no features: [M, N, 0].
   stacked = _stack([features[m] for m in padded], group.dim, dtype)  # [M, N, D]
   probs = None
   if any(s.needs_source_probs for s in group.specs):
-    probs = _stack([source_probs[m] for m in padded], source_probs[models[0]].shape[1],
-                   dtype)  # [M, N, Cs]
-  if shard:
-    stacked, probs = _pad_model_axis([stacked, probs], jax.device_count())
+    probs = _stack([source_probs[m] for m in padded], group.probs_dim, dtype)  # [M, N, Cs]
   names = tuple(s.name for s in group.specs)
   args = {s.name: prepared[(s.name, group.dim)] for s in group.specs}
   with registry.precision(group.float64):
@@ -252,12 +248,7 @@ def score_zoo(features: Mapping[str, Any], labels, scores: Sequence[str], *,
       (from its `prepare`), a zoo-level score with fewer than 2 models, or a `max_bytes`
       below one model's working set.
   """
-  if max_bytes is None:
-    max_bytes = memory.default_max_bytes()
-  if (not isinstance(max_bytes, (int, np.integer)) or isinstance(max_bytes, bool)
-      or max_bytes < 1):
-    raise ValueError(f"max_bytes must be a positive int (bytes) or None, got {max_bytes!r}")
-  max_bytes = int(max_bytes)
+  max_bytes = memory.resolve_max_bytes(max_bytes)
   if not features:
     raise ValueError("features must map at least one model name to its [N, D] features")
   units = _score_units(scores)
@@ -287,7 +278,7 @@ def score_zoo(features: Mapping[str, Any], labels, scores: Sequence[str], *,
   dims = {m: f.shape[1] for m, f in hosts.items()}
   probs_dims = {m: p.shape[1] for m, p in probs.items()}
   groups = _groups(dims, probs_dims, units, pad_dims, num_samples)
-  chunks = [_chunks(g, num_samples, probs_dims, max_bytes) for g in groups]  # checks max_bytes
+  chunks = [_chunks(g, num_samples, max_bytes) for g in groups]  # checks max_bytes
   # Label-derived arrays (PARC's released ties) are made once and shared by every group.
   by_labels = {s.name: s.prepare_labels(labels, num_classes) for s in specs if s.prepare_labels}
   prepared = {(s.name, g.dim): {**(s.prepare(num_samples, g.dim, num_classes) if s.prepare
@@ -298,11 +289,13 @@ def score_zoo(features: Mapping[str, Any], labels, scores: Sequence[str], *,
   if normalization != "none":
     hosts = {m: normalize.normalize_features(f, normalization) for m, f in hosts.items()}
 
+  devices = jax.device_count() if shard else 1
   values: dict[str, dict[str, float]] = {m: {} for m in hosts}
   for group, parts in zip(groups, chunks):
+    pad_to = -(-len(parts[0]) // devices) * devices  # the largest chunk, rounded up once
     for part in parts:
-      table = _run_group(group, part, len(parts[0]), hosts, labels, num_classes, probs,
-                         prepared, shard)
+      table = _run_group(group, part, pad_to, hosts, labels, num_classes, probs, prepared,
+                         shard)
       for row, model in zip(table, part):
         values[model].update(zip((s.name for s in group.specs), row.tolist()))
   models = list(hosts)
@@ -404,13 +397,14 @@ def run_score_zoo(config: Any, workdir: io.PathLike) -> dict[str, dict[str, floa
   features, labels, source_probs = load_feature_zoo(cache_root, config.dataset)
   shard = {"auto": None, "on": True, "off": False}[config.shard]
   start = time.perf_counter()
-  max_bytes = int(config.get("max_bytes", 0)) or None  # absent or 0: the machine's default
+  # Absent or 0: the machine's default, resolved once and recorded as used.
+  max_bytes = memory.resolve_max_bytes(int(config.get("max_bytes", 0)) or None)
   results = score_zoo(features, labels, list(config.scores), source_probs=source_probs or None,
                       normalization=config.normalization, pad_dims=config.pad_dims, shard=shard,
                       max_bytes=max_bytes)
   metrics.write(event="scored", dataset=config.dataset, num_models=len(features),
                 scores=list(config.scores), seconds=time.perf_counter() - start,
-                max_bytes=max_bytes or memory.default_max_bytes(),
+                max_bytes=max_bytes,
                 peak_rss_bytes=_peak_rss_bytes())
   io.write_table(workdir, "scores", scores_table_rows(results, config.dataset))
   io.write_table(workdir, "scores_wide", [{"model": m, **v} for m, v in results.items()])

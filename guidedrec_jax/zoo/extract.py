@@ -40,7 +40,8 @@ from guidedrec_jax import io, paths
 from guidedrec_jax.contracts.feature_cache import feature_cache_path
 from guidedrec_jax.data import images
 from guidedrec_jax.data.base import ImageDataset
-from guidedrec_jax.finetune.options import PRECISIONS, autocast, resolve_precision, to_format
+from guidedrec_jax.finetune.options import (TrainOptions, autocast, default_device,
+                                            prepare_model, to_format)
 from guidedrec_jax.zoo import registry, weights as weights_lib
 
 _LOG = logging.getLogger(__name__)
@@ -82,16 +83,13 @@ def extract_features(model_name: str, dataset: ImageDataset,
   """
   spec = registry.get_spec(model_name)
   _check_request(dataset, probe_meta, batch_size, input_size, num_threads)
-  if precision not in PRECISIONS:
-    raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-  if not isinstance(channels_last, bool):
-    raise ValueError(f"channels_last must be a bool, got {channels_last!r}")
+  # A fine-tuning job's checks: ValueError for a bad precision or channels_last.
+  options = TrainOptions(precision, channels_last)
   try:
-    device = torch.device(device if device is not None else
-                          "cuda:0" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device) if device is not None else default_device()
   except (RuntimeError, TypeError) as e:
     raise ValueError(f"device {device!r} is not a torch device: {e}") from e
-  precision = resolve_precision(precision, device)
+  precision = options.resolved(device).precision
   size = input_size or spec.input_size
   path = feature_cache_path(cache_root or paths.cache_dir(), dataset.name, model_name)
   previous_threads = torch.get_num_threads()
@@ -178,9 +176,9 @@ def _run(model: torch.nn.Module, dataset: ImageDataset, spec: images.InputSpec,
          precision: str = "fp32", channels_last: bool = False) -> dict[str, np.ndarray]:
   """Runs the model over the dataset in batches on `device`; returns the float32 arrays."""
   device = device or torch.device("cpu")
-  model = model.to(device)
-  if channels_last:
-    model = model.to(memory_format=torch.channels_last)
+  # The fine-tuning step's placement and memory format; never compiled (the forward here is
+  # `forward_features` / `forward_head`, not the module's call).
+  model, _ = prepare_model(model, device, TrainOptions(precision, channels_last))
   features, probs = [], []
   with torch.inference_mode():
     for start in range(0, len(dataset), batch_size):

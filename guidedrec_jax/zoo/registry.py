@@ -186,23 +186,31 @@ def create_model(name: str, num_classes: int | None = None, pretrained: bool = T
   return model.eval()
 
 
-@functools.lru_cache(maxsize=None)
-def model_meta(name: str) -> ModelMeta:
-  """Measures parameters and GMACs of a zoo model (headless) at its input size.
+def count_gmacs(model: torch.nn.Module, input_size: int) -> float:
+  """GMACs of one forward pass of `model` on a 1 x 3 x `input_size`^2 input (FLOPs / 2).
 
-  Attention is counted through timm's non-fused path: this torch's FlopCounterMode does not
-  count the CPU fused attention kernel, and the two paths compute the same products.
+  The one count of the project (zoo meta features, throughput-table rows), so that every
+  figure is taken the same way. Attention is counted through timm's non-fused path (the
+  model's `fused_attn` flags are turned off, in place): this torch's FlopCounterMode does
+  not count the CPU fused attention kernel, and the two paths compute the same products.
   """
-  spec = get_spec(name)
-  model = create_model(name, num_classes=0, pretrained=False)
   for module in model.modules():
     if hasattr(module, "fused_attn"):
       module.fused_attn = False
-  params = sum(p.numel() for p in model.parameters())
   counter = FlopCounterMode(display=False)
   with torch.inference_mode(), counter:
-    model(torch.zeros(1, 3, spec.input_size, spec.input_size))
-  return ModelMeta(params / 1e6, counter.get_total_flops() / 2e9, spec.input_size)
+    model(torch.zeros(1, 3, input_size, input_size))
+  return counter.get_total_flops() / 2e9
+
+
+@functools.lru_cache(maxsize=None)
+def model_meta(name: str) -> ModelMeta:
+  """Measures parameters and GMACs (`count_gmacs`) of a zoo model, headless, at its input
+  size."""
+  spec = get_spec(name)
+  model = create_model(name, num_classes=0, pretrained=False)
+  params = sum(p.numel() for p in model.parameters())
+  return ModelMeta(params / 1e6, count_gmacs(model, spec.input_size), spec.input_size)
 
 
 def input_spec(name: str) -> InputSpec:

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from configs import paper_zoo
-from guidedrec_jax.cost import plan, throughput
+from guidedrec_jax.cost import plan, rules, throughput
 
 # Hand-picked rates (per second) of the smoke zoo on "cpu" at 32 px: finetune, extract.
 RATES = {"mobilenetv2_100": (16, 64), "lcnet_050": (32, 128), "regnetx_002": (8, 32),
@@ -74,6 +74,25 @@ def test_gpu_stages_use_the_gpu_rows_in_bf16_and_divide_by_k(tmp_path):
 def test_train_images_per_epoch_drops_a_last_batch_of_one():
   assert [plan.train_images_per_epoch(n, 16) for n in (32, 33, 17, 31, 1, 800)] == [
       32, 32, 16, 31, 1, 800]
+  # The same rule as the training loop's step count (`rules.steps_per_epoch`).
+  assert [rules.steps_per_epoch(n, 16) for n in (32, 33, 17, 31, 1, 800)] == [
+      2, 2, 1, 2, 1, 50]
+
+
+def test_pretraining_is_priced_in_the_default_precision(tmp_path):
+  # Pre-training passes no options, so it runs "auto" (bf16 on a GPU) whatever the sweep asks.
+  config = _smoke()
+  config["pretrain"]["models"] = [("resnet10t", "procedural/shape")]
+  config["resources"]["pretrain"]["num_gpus"] = 1
+  config["sweep"]["precision"] = "fp32"
+  gpu = [throughput.Row(stage, "resnet10t", "x100", "bf16", 32, 64, 0.1, 100, "estimate: test")
+         for stage in ("finetune", "extract")]
+  stages, _ = plan.plan_cost(config, throughput.read_table(_table(tmp_path, gpu)), "x100")
+  pretrain = next(s for s in stages if s.stage == "pretrain")
+  assert (pretrain.device, pretrain.jobs) == ("x100", 1)
+  # 3 epochs x (1600 / 100 + 400 / 100) seconds.
+  assert pretrain.seconds == pytest.approx(3 * (16 + 4))
+  assert plan.train_images_per_epoch(1600, 64) == 1600
 
 
 def test_missing_rows_and_bad_k_are_named(tmp_path):

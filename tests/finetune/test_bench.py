@@ -51,6 +51,13 @@ def test_smoke_run_writes_measured_table_rows(tmp_path):
   assert rows[0].per_second == results[0]["project_per_s"]
 
 
+def test_table_gmacs_are_counted_as_the_zoo_meta():
+  # Headless and through the non-fused attention path, as `registry.model_meta` counts.
+  from guidedrec_jax.zoo import registry
+  for name in ("resnet10t", "vit_tiny_patch8_32"):
+    assert bench.forward_gmacs(name, 32) == registry.model_meta(name).gmacs
+
+
 def test_bad_config_fails_before_any_work(tmp_path):
   config = bench_finetune.get_config("smoke")
   config.unlock()

@@ -183,9 +183,9 @@ def test_split_zoo_equals_unsplit():
                        {m: p.shape[1] for m, p in probs.items()},
                        zoo._score_units(names), "buckets", N)
   sfda_64 = next(g for g in groups if g.specs[0].name == "sfda" and g.dim == 64)
-  assert zoo._chunks(sfda_64, N, {}, budget) == [("m0", "m2"), ("m4", "m6"), ("m7",)]
+  assert zoo._chunks(sfda_64, N, budget) == [("m0", "m2"), ("m4", "m6"), ("m7",)]
   sfda_96 = next(g for g in groups if g.specs[0].name == "sfda" and g.dim == 96)
-  assert zoo._chunks(sfda_96, N, {}, budget) == [("m1",), ("m5",)]
+  assert zoo._chunks(sfda_96, N, budget) == [("m1",), ("m5",)]
   for model in features:
     assert list(split[model]) == names
     for name in names:
