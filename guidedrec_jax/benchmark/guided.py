@@ -107,9 +107,7 @@ def extract(config: ml_collections.ConfigDict, workdir: pathlib.Path,
   request = {"mode": "extract", "dataset": user_dataset.to_plan(user, config.seed),
              "manifest": str(manifest_path(workdir)), "cache_root": cache_root,
              "probe": config.probe.to_dict(), "seed": config.seed,
-             "num_workers": config.num_workers,
-             "precision": config.sweep.get("precision", "auto"),
-             "channels_last": config.sweep.get("channels_last", False)}
+             "num_workers": config.num_workers, **plan.extraction_options(config.sweep)}
   key = io.json_fingerprint(request, manifest_path(workdir).read_text(), guidedrec_jax.__version__)
   stamp = folder / layout.EXTRACT_STAMP
   record = io.read_json(stamp) or {}

@@ -17,6 +17,14 @@ from guidedrec_jax.recommender import rank
 STAGES = ("pretrain", "sweep", "extract", "scores")
 
 
+def extraction_options(block: Mapping[str, Any]) -> dict[str, Any]:
+  """`precision` and `channels_last` of a `sweep` block (or a request carrying them): the
+  sweep's precision choice holds for extraction too (finetune/options.py), so both halves and
+  every cache key read them from here."""
+  return {"precision": block.get("precision", DEFAULT_PRECISION),
+          "channels_last": block.get("channels_last", False)}
+
+
 def pretrained_name(architecture: str, source: str) -> str:
   """Zoo name of `architecture` pre-trained here on `source` ("procedural/x" -> "procedural-x")."""
   return f"{architecture}.{source.replace('/', '-')}"

@@ -4,7 +4,7 @@
   once per process and manifest version, in the child and in every worker;
 * `model_factory`: `create_model` after registering the manifest, the sweep's factory;
 * `extract_one`: one (dataset, model) probe-feature cache, extracted or reused, with the
-  sweep's precision options (`extraction_options`);
+  sweep's precision options (`plan.extraction_options`);
 * `grid`: the HPO grid of a config's `sweep` block; `sweep`: `finetune.run_sweep` of zoo
   models with that grid and the block's `TrainOptions`, returning `sweep_summary`'s dict.
 
@@ -21,6 +21,7 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from guidedrec_jax import io
+from guidedrec_jax.benchmark.plan import extraction_options
 from guidedrec_jax.distributed import Executor
 from guidedrec_jax.finetune import HyperParams, SweepSummary, hpo_grid, run_sweep, zoo_model_info
 from guidedrec_jax.finetune.options import options_from_config
@@ -49,13 +50,6 @@ def model_factory(manifest: str, name: str, num_classes: int, pretrained: bool
   """`create_model` after registering the manifest: the sweep's model factory in a worker."""
   register_manifest(manifest)
   return create_model(name, num_classes=num_classes, pretrained=pretrained)
-
-
-def extraction_options(block: Mapping[str, Any]) -> dict[str, Any]:
-  """`precision` and `channels_last` of a `sweep` block (or a request carrying them): the
-  sweep's precision choice holds for extraction too (finetune/options.py)."""
-  return {"precision": block.get("precision", "auto"),
-          "channels_last": block.get("channels_last", False)}
 
 
 def extract_one(job: tuple[str, str], context: dict[str, Any]) -> bool:

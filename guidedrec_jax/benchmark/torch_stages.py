@@ -198,7 +198,8 @@ def _extract(config: dict[str, Any], workdir: pathlib.Path, manifest: pathlib.Pa
   cache_root = layout.cache_root(config, workdir)
   key = io.json_fingerprint(
       config["tasks"], config["seed"], config["sweep"]["num_train"], config["sweep"]["num_val"],
-      probe, cache_root, names, manifest.read_text(), guidedrec_jax.__version__)
+      probe, cache_root, names, plan.extraction_options(config["sweep"]), manifest.read_text(),
+      guidedrec_jax.__version__)
   jobs = [(task, name) for task in config["tasks"] for name in names]
   paths = {f"{t}/{m}": feature_cache_path(cache_root, t, m) for t, m in jobs}
   hashes = {k: io.verified_sha256(p) for k, p in paths.items()}  # logs every damaged one
@@ -207,7 +208,7 @@ def _extract(config: dict[str, Any], workdir: pathlib.Path, manifest: pathlib.Pa
       and last.get("hashes") == hashes):
     return {**last, "computed": 0, "reused": len(jobs)}
   context = {"manifest": str(manifest), "batch_size": probe["batch_size"],
-             **torch_common.extraction_options(config["sweep"]),
+             **plan.extraction_options(config["sweep"]),
              "cache_root": cache_root,
              "probes": {t: probe_set(d, config["seed"], probe["max_images"],
                                      probe["max_per_class"]) for t, d in data.items()}}

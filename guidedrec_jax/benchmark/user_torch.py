@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from guidedrec_jax import io
-from guidedrec_jax.benchmark import torch_common, user_dataset
+from guidedrec_jax.benchmark import plan, torch_common, user_dataset
 from guidedrec_jax.data import probe_set
 from guidedrec_jax.distributed import ProcessExecutor, executor_from_config
 from guidedrec_jax.zoo import feature_cache_path, model_columns
@@ -45,7 +45,7 @@ def run_extract(request: dict[str, Any]) -> dict[str, Any]:
   subset, meta = probe_set(dataset, request["seed"], probe["max_images"], probe["max_per_class"])
   context = {"manifest": request["manifest"], "probes": {dataset.name: (subset, meta)},
              "cache_root": request["cache_root"], "batch_size": probe["batch_size"],
-             **torch_common.extraction_options(request)}
+             **plan.extraction_options(request)}
   models = list(request["models"])
   jobs = [(dataset.name, m) for m in models]
   with ProcessExecutor(max(1, min(request["num_workers"], len(models)))) as pool:
