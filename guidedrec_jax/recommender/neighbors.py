@@ -56,17 +56,20 @@ MIN_SHARED_MODELS = 3  # a score correlation needs at least this many shared mod
 SOURCE_MARGIN = 1.0  # z-score lead of one source's models in the source-head scores
 GROUP_COLUMNS = ("architecture", "family")  # the first present groups models by architecture
 FIRST_MARGIN = 0.1  # how far above the rest the models to try first are placed
+FIRST_SPREAD = 0.01  # their spread there, per unit of their own: ordered, not stretched
 
 
 def lift_first(score: np.ndarray, first: np.ndarray, datasets: np.ndarray) -> np.ndarray:
-  """`score` with each dataset's `first` rows moved just above its other rows, their order
-  and spread kept: the models the training history says to try first."""
+  """`score` with each dataset's `first` rows placed just above its other rows, in their own
+  order but squeezed (`FIRST_SPREAD`), so that the rest keep their scale: the models the
+  training history says to try first."""
   score, datasets = np.array(score, np.float64), np.asarray(datasets)
   for name in np.unique(datasets[first]):
     rows = datasets == name
     lift, rest = rows & first, rows & ~first
     if rest.any():
-      score[lift] += score[rest].max() - score[lift].min() + FIRST_MARGIN
+      score[lift] = (score[rest].max() + FIRST_MARGIN
+                     + FIRST_SPREAD * (score[lift] - score[lift].min()))
   return score
 
 

@@ -127,13 +127,13 @@ def test_rank_columns_equal_the_separate_calls():
     np.testing.assert_array_equal(votes[name], want)
 
 
-def test_lift_first_moves_the_rows_to_try_first_above_the_rest_keeping_their_order():
+def test_lift_first_places_the_rows_to_try_first_above_the_rest_in_their_order():
   score = np.array([0.5, 2.0, -1.0, 0.3, 1.0, 3.0])
   datasets = np.array(["a", "a", "a", "b", "b", "b"])
   first = np.array([True, False, True, False, False, False])
   got = neighbors.lift_first(score, first, datasets)
-  np.testing.assert_allclose(got[[0, 2]], [2.0 + neighbors.FIRST_MARGIN + 1.5,
-                                           2.0 + neighbors.FIRST_MARGIN])
+  top = 2.0 + neighbors.FIRST_MARGIN  # just above the rest, in their order, squeezed
+  np.testing.assert_allclose(got[[0, 2]], [top + neighbors.FIRST_SPREAD * 1.5, top])
   np.testing.assert_array_equal(got[[1, 3, 4, 5]], score[[1, 3, 4, 5]])
   every = np.array([True, True, True, False, False, False])  # nothing left to go above
   np.testing.assert_array_equal(neighbors.lift_first(score, every, datasets), score)
