@@ -153,6 +153,8 @@ def test_write_table_and_metrics(tmp_path):
   assert "| 2 | 0.250 |" in md_path.read_text()
   small = io.markdown_table([{"wd": 5e-4, "zero": 0.0, "neg": -0.004, "noise": -1e-14}])
   assert "| 0.0005 | 0.000 | -0.004 | -0.000 |" in small  # 5e-4 not rounded to 0.001
+  # A missing value (a model without a source head has no LEEP) reads as the README shows it.
+  assert "| 1.000 | – |" in io.markdown_table([{"a": 1.0, "ms_leep": float("nan")}])
   writer = io.MetricsWriter(tmp_path)
   writer.write(step=1, loss=0.5)
   assert json.loads(writer.path.read_text())["loss"] == 0.5
