@@ -4,7 +4,8 @@ Runs `finetune.bench.run_bench`: for each model and precision, the project's epo
 against a timm-`train.py`-style step (`torch.autocast`, channels-last, SGD with momentum), and
 the project's extraction against a plain `torch.inference_mode` loop, same model (random
 init, nothing downloaded), batch and precision, in one process. Prints images per second of
-both, their ratio and the project's bf16 / fp32 speed-up; writes the project's rates as
+both, their ratio and the project's bf16 / fp32 speed-up, then each target (`min_ratio`,
+`min_bf16_speedup`) as met or missed; writes the project's rates as
 measured rows of the throughput table (`guidedrec_jax/cost/throughput.py` format) to
 `<workdir>/throughput.csv`, and appends them to `table` when set.
 
@@ -18,6 +19,9 @@ slow and only checks the code path):
 
   .venv/bin/python scripts/bench_finetune.py --config=configs/bench_finetune.py:cpu \\
       --workdir=workdir/bench_finetune_cpu
+
+Expected headline: one `target ... met` line per row (`targets.md`). On the `device` tool's
+GPU machine, `scripts/bench_finetune_gpu.sh` runs the GPU variant in one call.
 
 `:smoke` is one tiny model, fp32, a few steps (tests/finetune/test_bench.py).
 """
@@ -45,6 +49,12 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.extract_images = 2048       # timed extraction images per repeat
   config.repeats = 3                 # timed repeats per loop (median kept), after a warm-up
   config.table = ""                  # a throughput CSV to append the measured rows to
+  # Targets, checked after the run (`targets.csv|md`, printed; 0 = none): every row's
+  # project / reference images per second, and the project's bf16 / fp32 fine-tuning speed-up
+  # of `speedup_models`.
+  config.min_ratio = 0.9
+  config.min_bf16_speedup = 1.7
+  config.speedup_models = ("resnet50",)
   if args.cpu or args.smoke:
     config.device = "cpu"
     # The micro / smoke zoos' architectures (zoo names or timm names), random init.
@@ -58,6 +68,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.extract_batch_size = 64
     config.extract_images = 2048
     config.repeats = 5
+    config.min_bf16_speedup = 0.0    # bf16 on a CPU checks the code path, not a speed-up
+    config.speedup_models = ()
   if args.smoke:
     config.models = ("resnet10t",)
     config.precisions = ("fp32",)
@@ -66,4 +78,5 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.extract_batch_size = 8
     config.extract_images = 16
     config.repeats = 1
+    config.min_ratio = 0.0           # a few steps time noise, not the loops
   return config

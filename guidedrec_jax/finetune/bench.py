@@ -206,16 +206,44 @@ def check_config(config: Any) -> None:
     value = config[key]
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
       raise ValueError(f"config.{key} must be a positive int, got {value!r}")
+  for key in ("min_ratio", "min_bf16_speedup"):
+    value = config[key]
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
+      raise ValueError(f"config.{key} must be a number >= 0 (0: no target), got {value!r}")
+  if isinstance(config.speedup_models, str):
+    raise ValueError(f"config.speedup_models must be a sequence of model names, got "
+                     f"{config.speedup_models!r}")
   if config.batch_size < 2:
     raise ValueError(f"config.batch_size must be >= 2 (batch norm), got {config.batch_size}")
   TrainOptions("fp32", config.channels_last, config.compile)  # bool checks, named
 
 
-def run_bench(config: Any, workdir: io.PathLike) -> list[dict[str, Any]]:
-  """The `scripts/bench_finetune.py` job; returns one result row per (model, precision, stage).
+def check_targets(config: Any, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+  """One row per target a result is held to: every result's `ratio` >= `config.min_ratio`,
+  and the fine-tuning `speedup_vs_fp32` of each bf16 result of `config.speedup_models` >=
+  `config.min_bf16_speedup`; a bound of 0 sets no target. Each row says whether it was met."""
+  targets = []
+  for row in results:
+    checks = [("ratio", config.min_ratio)]
+    if (row["stage"], row["precision"]) == ("finetune", "bf16") and (
+        row["model"] in config.speedup_models):
+      checks.append(("speedup_vs_fp32", config.min_bf16_speedup))
+    for key, bound in checks:
+      if bound > 0:
+        targets.append({"target": f"{key} >= {bound:g}", "model": row["model"],
+                        "stage": row["stage"], "precision": row["precision"],
+                        "value": row[key], "met": bool(row[key] >= bound)})
+  return targets
 
-  Writes `workdir/config.json`, `metrics.jsonl`, `bench.csv|md` (rates of both loops, their
-  ratio and the bf16 / fp32 speed-up of the project's loop) and `throughput.csv` (the
+
+def run_bench(config: Any, workdir: io.PathLike
+              ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+  """The `scripts/bench_finetune.py` job: (one result row per (model, precision, stage),
+  one row per target checked, `check_targets`).
+
+  Writes `workdir/config.json`, `metrics.jsonl` (each result as it is measured, so a run cut
+  short keeps what it timed), `bench.csv|md` (rates of both loops, their ratio and the
+  bf16 / fp32 speed-up of the project's loop), `targets.csv|md` and `throughput.csv` (the
   project's rates as measured throughput-table rows); appends those rows to `config.table`
   when it names a file.
   """
@@ -264,8 +292,13 @@ def run_bench(config: Any, workdir: io.PathLike) -> list[dict[str, Any]]:
             == (row["model"], row["stage"], "fp32")]
     row["speedup_vs_fp32"] = (round(row["project_per_s"] / fp32[0]["project_per_s"], 3)
                               if fp32 else float("nan"))
+  targets = check_targets(config, results)
+  for target in targets:
+    metrics.write(event="target", **target)
   io.write_table(workdir, "bench", results)
+  if targets:
+    io.write_table(workdir, "targets", targets)
   throughput.write_table(workdir / "throughput.csv", table_rows)
   if config.table:
     throughput.write_table(config.table, table_rows, append=True)
-  return results
+  return results, targets

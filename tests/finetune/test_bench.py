@@ -1,5 +1,10 @@
 """The fine-tuning / extraction benchmark: both loops do the same work; its rows are table rows."""
 
+import os
+import pathlib
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -36,7 +41,8 @@ def test_bf16_reaches_both_loops():
 
 def test_smoke_run_writes_measured_table_rows(tmp_path):
   config = bench_finetune.get_config("smoke")
-  results = bench.run_bench(config, tmp_path)
+  results, targets = bench.run_bench(config, tmp_path)
+  assert targets == [] and not (tmp_path / "targets.csv").exists()  # smoke sets none
   assert [(r["model"], r["stage"], r["precision"]) for r in results] == [
       ("resnet10t", "finetune", "fp32"), ("resnet10t", "extract", "fp32")]
   for row in results:
@@ -51,6 +57,29 @@ def test_smoke_run_writes_measured_table_rows(tmp_path):
   assert rows[0].per_second == results[0]["project_per_s"]
 
 
+def _result(model, stage, precision, ratio, speedup):
+  return {"model": model, "stage": stage, "precision": precision, "ratio": ratio,
+          "speedup_vs_fp32": speedup}
+
+
+def test_targets_hold_each_row_to_the_ratio_and_the_named_models_to_the_speedup():
+  config = bench_finetune.get_config()  # the GPU targets: 0.9x the reference, bf16 1.7x
+  results = [_result("resnet50", "finetune", "fp32", 0.95, 1.0),
+             _result("resnet50", "finetune", "bf16", 0.89, 1.69),
+             _result("resnet50", "extract", "bf16", 1.2, 1.1),   # no speed-up target
+             _result("convnext_tiny", "finetune", "bf16", 0.9, 1.2)]  # not a speedup model
+  targets = bench.check_targets(config, results)
+  assert [(t["target"], t["model"], t["stage"], t["precision"], t["value"], t["met"])
+          for t in targets] == [
+      ("ratio >= 0.9", "resnet50", "finetune", "fp32", 0.95, True),
+      ("ratio >= 0.9", "resnet50", "finetune", "bf16", 0.89, False),
+      ("speedup_vs_fp32 >= 1.7", "resnet50", "finetune", "bf16", 1.69, False),
+      ("ratio >= 0.9", "resnet50", "extract", "bf16", 1.2, True),
+      ("ratio >= 0.9", "convnext_tiny", "finetune", "bf16", 0.9, True)]
+  cpu = bench_finetune.get_config("cpu")  # CPU: the ratio only
+  assert {t["target"] for t in bench.check_targets(cpu, results)} == {"ratio >= 0.9"}
+
+
 def test_table_gmacs_are_counted_as_the_zoo_meta():
   # Headless and through the non-fused attention path, as `registry.model_meta` counts.
   from guidedrec_jax.zoo import registry
@@ -58,10 +87,28 @@ def test_table_gmacs_are_counted_as_the_zoo_meta():
     assert bench.forward_gmacs(name, 32) == registry.model_meta(name).gmacs
 
 
-def test_bad_config_fails_before_any_work(tmp_path):
+@pytest.mark.parametrize("key,value", [
+    ("precisions", ("fp16",)), ("min_ratio", -0.1), ("min_bf16_speedup", float("nan"))])
+def test_bad_config_fails_before_any_work(tmp_path, key, value):
   config = bench_finetune.get_config("smoke")
   config.unlock()
-  config.precisions = ("fp16",)
-  with pytest.raises(ValueError, match="config.precisions"):
+  config[key] = value
+  with pytest.raises(ValueError, match=f"config.{key}"):
     bench.run_bench(config, tmp_path / "run")
   assert not (tmp_path / "run").exists()
+
+
+def test_the_gpu_script_runs_the_bench_and_prints_its_targets(tmp_path):
+  # scripts/bench_finetune_gpu.sh as the `device` tool runs it, on the CPU smoke variant; the
+  # extra argument reaches the binary (a target it meets), and everything lands under $OUT.
+  env = dict(os.environ, PYTHON=sys.executable, CONFIG_ARG=":smoke", OUT=str(tmp_path))
+  script = pathlib.Path(__file__).parents[2] / "scripts" / "bench_finetune_gpu.sh"
+  done = subprocess.run(["bash", str(script), "--config.min_ratio=0.001"], env=env, capture_output=True, text=True, timeout=300)
+  assert done.returncode == 0, done.stderr + done.stdout
+  log = (tmp_path / "bench.log").read_text()
+  assert log == done.stdout and "cuda False" in log
+  assert [line.split()[1:4] + line.split()[-1:] for line in log.splitlines()
+          if line.startswith("target")] == [["ratio", ">=", "0.001", "met"]] * 2
+  assert sorted(p.name for p in (tmp_path / "bench").iterdir()) == [
+      "bench.csv", "bench.md", "config.json", "metrics.jsonl", "targets.csv", "targets.md",
+      "throughput.csv"]
