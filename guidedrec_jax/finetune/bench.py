@@ -15,7 +15,8 @@ weights (timm `create_model`, nothing downloaded):
 Each loop is warmed up, then timed `repeats` times alternating project and reference, in
 reversed order every other repeat (the median is kept), with the device synchronised around
 each timing. The project's rates are written as measured rows of the throughput table
-(`cost.throughput`), so a GPU run can replace the table's estimates. Used by `scripts/bench_finetune.py`.
+(`cost.throughput`), so a GPU run can replace the table's estimates, and each row is held to
+the config's targets (`check_targets`). Used by `scripts/bench_finetune.py`.
 """
 
 from __future__ import annotations
