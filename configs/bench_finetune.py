@@ -20,8 +20,8 @@ slow and only checks the code path):
   .venv/bin/python scripts/bench_finetune.py --config=configs/bench_finetune.py:cpu \\
       --workdir=workdir/bench_finetune_cpu
 
-Expected headline: one `target ... met` line per row (`targets.md`). On the `device` tool's
-GPU machine, `scripts/bench_finetune_gpu.sh` runs the GPU variant in one call.
+Expected headline: one `target ... met` line per target (`targets.md`). On a bare GPU machine
+without ml_collections, `scripts/bench_finetune_gpu.sh` runs the GPU variant in one command.
 
 `:smoke` is one tiny model, fp32, a few steps (tests/finetune/test_bench.py).
 """

@@ -88,7 +88,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
                                                 batch_size=64))
   config.scores = ("logme", "lfc", "parc", "hscore", "transrate", "gbc", "leep", "nce",
                    "sfda", "ncti")
-  config.recommender, config.evaluation = benchmark_blocks("resnet50@224", args.smoke)
+  # The difficulty model (a zoo model's LogME of each task): the smoke zoo's own at 32 px.
+  config.recommender, config.evaluation = benchmark_blocks(
+      "mobilenetv2_100@32" if args.smoke else "resnet50@224", args.smoke)
   config.recommend = ml_collections.ConfigDict(dict(
       task="cifar100", max_params=0.0, max_gmacs=0.0, dataset="", max_input_size=0,
       families=(), models=(), image_size=64, finetune_top=0))
@@ -109,6 +111,5 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.noise_ceiling.tasks = ("cifar10",)
     config.probe.update(dict(max_images=48, max_per_class=8))
     config.scores = ("logme", "lfc")
-    config.recommender, config.evaluation = benchmark_blocks("mobilenetv2_100@32", True)
     config.recommend.task = "cifar10"
   return config

@@ -81,8 +81,9 @@ def sidecar_path(npz_path: PathLike) -> pathlib.Path:
   return pathlib.Path(npz_path).with_suffix(".json")
 
 
-def save_arrays(path: PathLike, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
-  """Saves `arrays` to `path` (.npz, no pickle) and `meta` to its sidecar, both atomically.
+def save_arrays(path: PathLike, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> str:
+  """Saves `arrays` to `path` (.npz, no pickle) and `meta` to its sidecar, both atomically;
+  returns the `.npz`'s sha256 (what the sidecar records).
 
   The sidecar gains `arrays` (name -> [shape, dtype]), `written_at` and `CONTENT_HASH`
   (sha256 of the `.npz` as written); it is written after the arrays so that a crash between
@@ -105,6 +106,7 @@ def save_arrays(path: PathLike, arrays: Mapping[str, np.ndarray], meta: Mapping[
   full_meta["written_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
   full_meta[CONTENT_HASH] = digest
   write_json_atomic(sidecar_path(path), full_meta)
+  return digest
 
 
 def file_sha256(path: PathLike) -> str:

@@ -15,6 +15,8 @@ import sys
 import time
 from typing import Any
 
+from guidedrec_jax.cost.memory import machine_memory_bytes
+
 PathLike = str | os.PathLike
 
 
@@ -49,12 +51,9 @@ def run_record() -> dict[str, Any]:
   shell-quoted).
   """
   try:
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    memory = machine_memory_bytes() / 2**30
   except (ValueError, OSError, AttributeError):
     memory = float("nan")
-  interpreter = sys.executable or "python"
-  if interpreter.startswith(os.getcwd() + os.sep):
-    interpreter = os.path.relpath(interpreter)
   return {
       "commit": git_commit(),
       "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -63,5 +62,14 @@ def run_record() -> dict[str, Any]:
                   "accelerator": os.environ.get("GUIDEDREC_ACCELERATOR", "cpu")},
       "load": load_average(),
       "cwd": os.getcwd(),
-      "command": shlex.join([interpreter, *sys.argv]),
+      "command": command_line(),
   }
+
+
+def command_line() -> str:
+  """This process's command: the interpreter (relative to cwd when inside it), then
+  `sys.argv`, shell-quoted."""
+  interpreter = sys.executable or "python"
+  if interpreter.startswith(os.getcwd() + os.sep):
+    interpreter = os.path.relpath(interpreter)
+  return shlex.join([interpreter, *sys.argv])

@@ -1,20 +1,21 @@
 #!/usr/bin/env bash
 # The fine-tuning / extraction benchmark's GPU run (configs/bench_finetune.py, targets checked)
-# as one call of the `device` tool: its machines hold torch, timm and absl but not
-# ml_collections, whose wheel travels in `.whl`. Here, once:
+# in one command, for a bare GPU machine that has torch, timm and absl but neither
+# ml_collections nor a package index: ml_collections' wheel travels in `.whl`, made once on a
+# machine with an index:
 #
-#   echo /.whl/ >> .git/info/exclude
 #   .venv/bin/python -m pip download --no-deps --only-binary=:all: -d .whl ml_collections==1.1.0
 #
-# then `run` with command "bash scripts/bench_finetune_gpu.sh", carry [".whl"] and a
-# timeout_s above BENCH_TIMEOUT_S. What comes back ($OUT, 8 files): bench.log (the GPU, the
-# versions, the rates and one `target ... met|MISSED` line each) and bench/ (bench.csv|md,
-# targets.csv|md, throughput.csv, metrics.jsonl, config.json). The measured rows of
-# bench/throughput.csv go into guidedrec_jax/cost/throughput.csv here, replacing its estimates.
+# (`.whl/` kept out of git, e.g. in .git/info/exclude). Then, on the GPU machine, in the
+# repository root: `bash scripts/bench_finetune_gpu.sh`. It writes under $OUT (default
+# workdir/bench_finetune_gpu) eight files: bench.log (the GPU, the versions, the rates and one
+# `target ... met|MISSED` line each) and bench/ (bench.csv|md, targets.csv|md, throughput.csv,
+# metrics.jsonl with the run record, config.json). The measured rows of bench/throughput.csv
+# go into guidedrec_jax/cost/throughput.csv, replacing its estimates.
 #
-# Without $OUT (here) it writes under workdir/bench_finetune_gpu. PYTHON picks the interpreter
-# (default python3), CONFIG_ARG a config variant (":smoke" runs it on a CPU in seconds),
-# BENCH_TIMEOUT_S bounds the benchmark; further arguments go to scripts/bench_finetune.py.
+# PYTHON picks the interpreter (default python3), CONFIG_ARG a config variant (":smoke" runs
+# it on a CPU in seconds), BENCH_TIMEOUT_S bounds the benchmark; further arguments go to
+# scripts/bench_finetune.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}

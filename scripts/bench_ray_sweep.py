@@ -30,7 +30,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 from absl import flags
 import torch
 
-from guidedrec_jax import cli, io
+from guidedrec_jax import cli, io, provenance
 from guidedrec_jax.data import procedural
 from guidedrec_jax.distributed import make_executor
 from guidedrec_jax.finetune import InputSpec, JobsLog, ModelInfo, hpo_grid, run_sweep
@@ -127,7 +127,7 @@ def time_sweep(executor, root: pathlib.Path, name: str
 
 def main(argv):
   del argv
-  load_before = os.getloadavg()
+  load_before = provenance.load_average()
   ceiling_before = parallel_ceiling(FLAGS.ray_cpus)
   sequential = make_executor("")
   start = time.perf_counter()
@@ -163,7 +163,8 @@ def main(argv):
   print(f"identical results in all runs: {all(r == results[0] for r in results)}")
   print(f"per-job overhead: Ray {1e3 * noop_ray:.2f} ms, in-process {1e3 * noop_local:.4f} ms "
         f"(no-op jobs, warm workers); one-off Ray start + worker warm-up: {ray_start:.1f} s")
-  print(f"load average (1, 5, 15 min) before: {load_before}, after: {os.getloadavg()} on "
+  load_after = provenance.load_average()
+  print(f"load average (1, 5, 15 min) before: {load_before}, after: {load_after} on "
         f"{os.cpu_count()} cores")
 
 

@@ -44,7 +44,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from guidedrec_jax import cli, compilation_cache  # noqa: E402
-from guidedrec_jax import io  # noqa: E402
+from guidedrec_jax import io, provenance  # noqa: E402
 from guidedrec_jax import scores  # noqa: E402  (registers every score)
 from guidedrec_jax.scores import registry  # noqa: E402
 
@@ -242,17 +242,18 @@ def main(argv):
   logits = rng.normal(size=(_SAMPLES.value, _SOURCE_CLASSES.value))
   probs = (np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)).astype(np.float32)
   metrics = io.MetricsWriter(_WORKDIR.value)
-  metrics.write(event="start", load_average=os.getloadavg(), xla_flags=os.environ["XLA_FLAGS"],
+  metrics.write(event="start", load_average=provenance.load_average(),
+                xla_flags=os.environ["XLA_FLAGS"],
                 num_samples=_SAMPLES.value, dim=_DIM.value, num_classes=_CLASSES.value)
   score_rows = [] if _SKIP_SCORES.value else _score_rows(features, labels, probs, metrics)
   zoo_rows = _zoo_rows(labels, metrics)
-  metrics.write(event="end", load_average=os.getloadavg())
+  metrics.write(event="end", load_average=provenance.load_average())
   if score_rows:
     io.write_table(_WORKDIR.value, "bench_scores", score_rows)
     print(io.markdown_table(score_rows, float_format="{:.3f}"))
   io.write_table(_WORKDIR.value, "bench_zoo", zoo_rows)
   print(io.markdown_table(zoo_rows, float_format="{:.2f}"))
-  print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
+  print(f"load average (1, 5, 15 min) at the end: {provenance.load_average()}")
 
 
 if __name__ == "__main__":

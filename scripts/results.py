@@ -14,7 +14,7 @@ def main(argv):
   del argv
   config = flags.FLAGS.config
   runs, not_run = results.write_results(list(config.runs), config.out,
-                                        command=provenance.run_record()["command"])
+                                        command=provenance.command_line())
   for workdir in not_run:
     print(f"note: {workdir} not run (no such folder); listed under 'Not run'", file=sys.stderr)
   sections = len({run.config for run in runs})

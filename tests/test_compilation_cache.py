@@ -1,6 +1,7 @@
 """The persistent compilation cache: settings, and a fresh process that fills then reuses it."""
 
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -65,3 +66,29 @@ def test_module_does_not_import_torch_or_jax():
   code = ("import sys; from guidedrec_jax import compilation_cache; "
           "assert 'torch' not in sys.modules and 'jax' not in sys.modules")
   subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+_IMPORTS_JAX = """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("script", {path!r})
+spec.loader.exec_module(importlib.util.module_from_spec(spec))
+print("jax" in sys.modules)
+"""
+
+
+def test_every_binary_that_loads_jax_enables_the_cache():
+  """ARCHITECTURE.md: the cache is on by default in every JAX binary: each script whose
+  imports load JAX calls `compilation_cache.enable`, and those that do not load it."""
+  root = pathlib.Path(__file__).resolve().parents[1]
+  scripts = sorted((root / "scripts").glob("*.py"))
+  runs = {p: subprocess.Popen([sys.executable, "-c", _IMPORTS_JAX.format(path=str(p))],
+                              cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for p in scripts}
+  loads_jax = {}
+  for path, run in runs.items():
+    out, err = run.communicate(timeout=300)
+    assert run.returncode == 0, f"{path.name}: {err[-2000:]}"
+    loads_jax[path.name] = out.strip().splitlines()[-1] == "True"
+  enables = {p.name: "compilation_cache.enable(" in p.read_text() for p in scripts}
+  assert loads_jax == enables
+  assert sum(loads_jax.values()) >= 8 and not loads_jax["plan_cost.py"]

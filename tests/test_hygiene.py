@@ -41,3 +41,19 @@ def test_dependencies_are_imported_plainly():
   offenders = [str(p.relative_to(ROOT)) for p in _files(MAIN_JOB)
                if p.name != "test_hygiene.py" and ANY_IMPORTORSKIP.search(p.read_text())]
   assert not offenders, f"importorskip hides a missing dependency: {offenders}"
+
+
+TEST_MODULE_IMPORT = re.compile(r"^\s*(from\s+tests(\.\w+)*\.test_\w+\s+import|"
+                                r"from\s+tests(\.\w+)*\s+import\s+[^\n]*\btest_\w+|"
+                                r"import\s+tests(\.\w+)*\.test_)", re.M)
+
+
+def test_no_test_module_imports_another():
+  """Shared test helpers live in helper modules (fixtures.py, histories.py, driver.py, ...),
+  never in a test module that another one imports."""
+  files = list(_files(["tests"]))
+  offenders = [str(p.relative_to(ROOT)) for p in files if TEST_MODULE_IMPORT.search(p.read_text())]
+  assert not offenders, f"a test module imports another: {offenders}"
+  assert TEST_MODULE_IMPORT.search("from tests.finetune import fixtures, test_sweep\n")
+  assert TEST_MODULE_IMPORT.search("from tests.benchmark.test_pipeline import DRIVER\n")
+  assert not TEST_MODULE_IMPORT.search("from tests.finetune import fixtures\n")

@@ -66,21 +66,24 @@ def finetune_top(config: ml_collections.ConfigDict, workdir: pathlib.Path,
 def agreement(table: pd.DataFrame, measured: pd.Series) -> pd.DataFrame:
   """One row per ranking — the table's order (`recommender`), then each member's vote
   column — on the models with a finite `measured` top-1 (indexed by model): their number,
-  regret@1 and regret@3 among them (points) and Spearman (NaN under 3 models)."""
+  regret@1 and regret@3 among them (points; regret@3 NaN for 3 models or fewer, where any
+  top three holds them all) and Spearman (NaN under 3 models)."""
   rows = table[table["model"].isin(measured.index)]
   true = measured.reindex(rows["model"]).to_numpy(np.float64)
   known = np.isfinite(true)
+  columns = ["ranking", "models", "regret1", "regret3", "spearman"]
+  if not known.any():
+    return pd.DataFrame([], columns=columns)
   rankings = {"recommender": -rows["rank"].to_numpy(np.float64)}
   rankings.update({c[len(VOTE_PREFIX):]: rows[c].to_numpy(np.float64)
                    for c in rows.columns if c.startswith(VOTE_PREFIX)})
   out = []
   for name, values in rankings.items():
-    if not known.any():
-      break
     got = metrics.dataset_metrics(values[known], true[known])
     out.append({"ranking": name, "models": int(known.sum()), "regret1": got["regret"],
-                "regret3": got["regret3"], "spearman": got["spearman"]})
-  return pd.DataFrame(out, columns=["ranking", "models", "regret1", "regret3", "spearman"])
+                "regret3": got["regret3"] if known.sum() > 3 else np.nan,
+                "spearman": got["spearman"]})
+  return pd.DataFrame(out, columns=columns)
 
 
 def refresh_recommender(config: ml_collections.ConfigDict, workdir: pathlib.Path

@@ -6,6 +6,7 @@ the ml-collections config of `configs/micro_zoo.py` or its JSON form (`config.js
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any, Mapping, Sequence
 
@@ -54,6 +55,11 @@ def zoo_names(config: Mapping[str, Any]) -> list[str]:
 def _positive_int(value: Any, name: str) -> None:
   if not isinstance(value, int) or isinstance(value, bool) or value < 1:
     raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def _plain(block: Any) -> Any:
+  """A config block as plain JSON data (a ConfigDict's tuples and dicts as lists and dicts)."""
+  return json.loads(json.dumps(block.to_dict() if hasattr(block, "to_dict") else block))
 
 
 def _names(values: Sequence[Any], name: str, allow_empty: bool = False) -> None:
@@ -126,6 +132,10 @@ def check_config(config: Any) -> None:
   if history["difficulty_score"] and history["difficulty_score"] not in config["scores"]:
     raise ValueError(f"config.evaluation.history.difficulty_score "
                      f"{history['difficulty_score']!r} is not in config.scores")
+  # The table's `recommender` row must score the recommender the run saves and ranks with.
+  if _plain(config["evaluation"]["recommender"]) != _plain(config["recommender"]):
+    raise ValueError("config.evaluation.recommender must equal config.recommender (the "
+                     "table scores the recommender the run saves): override both alike")
   if config["evaluation"]["protocol"] != "setting3":
     raise ValueError("config.evaluation.protocol must be 'setting3' (leave one task out)")
   check_recommend(config["recommend"], config["tasks"])
@@ -135,5 +145,5 @@ def check_recommend(recommend: Any, tasks: Sequence[str]) -> None:
   """Raises ValueError for a task outside `tasks` or a negative size constraint."""
   if recommend["task"] not in tasks:
     raise ValueError(f"config.recommend.task {recommend['task']!r} is not one of {list(tasks)}")
-  rank.check_filters({k: recommend[k] for k in ("max_params", "max_gmacs")},
+  rank.check_filters({k: recommend[k] for k in rank.TASK_FILTERS},
                      prefix="config.recommend.")

@@ -35,7 +35,9 @@ def evaluation_config(config: ml_collections.ConfigDict, workdir: str | pathlib.
   return ev
 
 
-DATASET_ONLY = ("max_input_size", "families", "models", "finetune_top", "recommender")
+# recommend.py's flags that only `--dataset` takes.
+DATASET_ONLY = (*(k for k in rank.FILTERS if k not in rank.TASK_FILTERS), "finetune_top",
+                "recommender")
 
 
 def check_task_request(task: str | None, dataset: str | None, given: dict[str, Any]) -> None:
@@ -97,7 +99,7 @@ def recommend(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
   method = registry.build(config.recommender, ev.history.fields, config.seed)
   history = evaluate.load_configured_history(ev.history)
   table = rank_task(history, settings["task"], method,
-                    {k: settings[k] for k in ("max_params", "max_gmacs")})
+                    {k: settings[k] for k in rank.TASK_FILTERS})
   name = "recommendation_" + settings["task"].replace("/", "-")
   _, md_path = io.write_table(workdir, name, table.to_dict("records"))
   return table, md_path

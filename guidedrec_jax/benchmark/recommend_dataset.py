@@ -34,12 +34,10 @@ from guidedrec_jax.benchmark import (dataset_report, guided, guided_loop, layout
                                      recommender_run, user_dataset)
 from guidedrec_jax.recommender import rank
 
-FILTERS = ("max_params", "max_gmacs", "max_input_size", "families", "models")
-
 
 def filters_of(settings: dict[str, Any]) -> dict[str, Any]:
   """The ranker's filters among `config.recommend`'s settings, checked (`rank.check_filters`)."""
-  return rank.check_filters({k: settings[k] for k in FILTERS})
+  return rank.check_filters({k: settings[k] for k in rank.FILTERS})
 
 
 def recommend_dataset(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,

@@ -32,7 +32,7 @@ import timm
 import torch
 import torch.nn.functional as F
 
-from guidedrec_jax import io
+from guidedrec_jax import io, provenance
 from guidedrec_jax.cost import throughput
 from guidedrec_jax.cost.rules import RESOLVED_PRECISIONS
 from guidedrec_jax.data.base import ImageDataset
@@ -151,8 +151,8 @@ def extract_loops(name: str, device: torch.device, options: TrainOptions, batch_
   model = _model(name, 0, seed).eval()
 
   def project() -> np.ndarray:
-    return extract._run(model, dataset, spec, batch_size, False, device, options.precision,
-                        options.channels_last)["features"]
+    return extract._run(model, dataset, spec, batch_size, False, device,
+                        options.resolved(device))["features"]
 
   ref_model = _model(name, 0, seed).eval().to(device)
   if options.channels_last:
@@ -211,9 +211,14 @@ def check_config(config: Any) -> None:
     value = config[key]
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
       raise ValueError(f"config.{key} must be a number >= 0 (0: no target), got {value!r}")
-  if isinstance(config.speedup_models, str):
-    raise ValueError(f"config.speedup_models must be a sequence of model names, got "
-                     f"{config.speedup_models!r}")
+  if isinstance(config.speedup_models, str) or not set(config.speedup_models) <= set(
+      config.models):
+    raise ValueError(f"config.speedup_models must be a sequence of names from config.models "
+                     f"{list(config.models)}, got {config.speedup_models!r}")
+  if config.min_bf16_speedup > 0 and config.speedup_models and not {"fp32", "bf16"} <= set(
+      config.precisions):
+    raise ValueError(f"config.min_bf16_speedup > 0 needs both 'fp32' and 'bf16' in "
+                     f"config.precisions, got {config.precisions!r}")
   if config.batch_size < 2:
     raise ValueError(f"config.batch_size must be >= 2 (batch norm), got {config.batch_size}")
   TrainOptions("fp32", config.channels_last, config.compile)  # bool checks, named
@@ -252,6 +257,8 @@ def run_bench(config: Any, workdir: io.PathLike
   workdir = pathlib.Path(workdir)
   io.write_config(workdir, config)
   metrics = io.MetricsWriter(workdir)
+  metrics.write(event="run", torch=torch.__version__, timm=timm.__version__,
+                **provenance.run_record())
   torch.set_num_threads(config.num_threads)
   device = torch.device(config.device) if config.device else default_device()
   if device.type == "cuda":

@@ -174,11 +174,13 @@ class BlendFitted:
     return self.scale.top1(frame, self.predict_z(frame, score), self.residual)
 
   def rank_columns(self, frame: pd.DataFrame
-                   ) -> tuple[np.ndarray, tuple, dict[str, np.ndarray], np.ndarray]:
+                   ) -> tuple[np.ndarray, tuple, dict[str, np.ndarray], np.ndarray | None]:
     """(score, (top1, low, high), member votes, neighbour share) of `frame`, each member
-    predicting once: what `rank.rank` shows and `protocols.predict_rows` scores."""
+    predicting once: what `rank.rank` shows and `protocols.predict_rows` scores. The share
+    is None where no gate mixes the similar datasets in (shut, or no such member)."""
     frame = frame.reset_index(drop=True)
-    votes, share = self.member_predictions(frame), self.neighbor_share(frame)
+    votes = self.member_predictions(frame)
+    share = self.neighbor_share(frame) if self.gate.is_open and self.neighbor >= 0 else None
     score = self.predict(frame, votes, share)
     return score, self.predict_interval(frame, score), votes, share
 

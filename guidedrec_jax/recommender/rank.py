@@ -4,7 +4,7 @@ dataset's zoo, the user's filters, one ordered table.
 `rank(fitted, rows, filters)` predicts every row first — a model's prediction never depends
 on which others the filters keep — then keeps the models the filters allow and orders them
 by the fitted method's score (ties by name). Where the method predicts on the user's scale
-(`predict_interval`: the blend), `predicted_top1` and its interval `predicted_low` /
+(the blend's `rank_columns`), `predicted_top1` and its interval `predicted_low` /
 `predicted_high` come with it; they are monotone in the score within a dataset, so the
 table's order, its `predicted_top1` column and its plot agree. Each member's within-dataset
 z-score is a column too (`z: <member>`), so a user sees who voted for what.
@@ -23,6 +23,8 @@ from guidedrec_jax.history import schema
 SIZE_FILTERS = (("max_params", "params_m"), ("max_gmacs", "gmacs"),
                 ("max_input_size", "input_size"))
 LIST_FILTERS = ("families", "models")
+FILTERS = (*(k for k, _ in SIZE_FILTERS), *LIST_FILTERS)  # every filter a ranking takes
+TASK_FILTERS = ("max_params", "max_gmacs")  # those `recommend.py --task` takes
 PREDICTION_COLUMNS = ("predicted_top1", "predicted_low", "predicted_high", "score")
 META_COLUMNS = ("params_m", "gmacs", "input_size", "family", "pretrain_domain")
 VOTE_PREFIX = "z: "  # a blend member's vote column: VOTE_PREFIX + the member's name
@@ -35,7 +37,7 @@ def check_filters(filters: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     ValueError: a negative or non-numeric size limit, a bare string for a list, or an
       unknown filter name.
   """
-  known = {k for k, _ in SIZE_FILTERS} | set(LIST_FILTERS)
+  known = set(FILTERS)
   unknown = sorted(set(filters) - known)
   if unknown:
     raise ValueError(f"unknown filters {unknown}; known: {sorted(known)}")
@@ -88,7 +90,8 @@ def rank(fitted: Any, rows: pd.DataFrame, filters: dict[str, Any] | None = None
   score, `z: <member>` per blend member, the meta columns, each `ms_*` column, and
   `measured_top1` where the rows carry `top1` (a benchmark task held out);
   `table.attrs["neighbor_share"]`: the similar datasets' share of a blend's ranking
-  (`blend.BlendFitted.neighbor_share`), else None.
+  (`blend.BlendFitted.neighbor_share`); None where no gate mixes them in, or for a single
+  method.
 
   Raises:
     ValueError: rows of more than one dataset, or bad filters (before predicting).

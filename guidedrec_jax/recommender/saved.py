@@ -86,8 +86,8 @@ def save(saved: SavedRecommender, directory: str | os.PathLike) -> pathlib.Path:
   try:
     arrays, meta = state.state_of(saved.fitted)
     path = tmp / STATE_FILE
-    io.save_arrays(path, arrays, meta)
-    hashes = {p.name: io.file_sha256(p) for p in (path, io.sidecar_path(path))}
+    side = io.sidecar_path(path)
+    hashes = {path.name: io.save_arrays(path, arrays, meta), side.name: io.file_sha256(side)}
     io.write_json_atomic(tmp / MANIFEST, {**saved.meta, "files": hashes})
     old = directory.with_name(f".{directory.name}.old")
     shutil.rmtree(old, ignore_errors=True)

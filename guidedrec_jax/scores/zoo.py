@@ -397,8 +397,8 @@ def run_score_zoo(config: Any, workdir: io.PathLike) -> dict[str, dict[str, floa
   features, labels, source_probs = load_feature_zoo(cache_root, config.dataset)
   shard = {"auto": None, "on": True, "off": False}[config.shard]
   start = time.perf_counter()
-  # Absent or 0: the machine's default, resolved once and recorded as used.
-  max_bytes = memory.resolve_max_bytes(int(config.get("max_bytes", 0)) or None)
+  # 0: the machine's default, resolved once and recorded as used.
+  max_bytes = memory.resolve_max_bytes(config.max_bytes or None)
   results = score_zoo(features, labels, list(config.scores), source_probs=source_probs or None,
                       normalization=config.normalization, pad_dims=config.pad_dims, shard=shard,
                       max_bytes=max_bytes)

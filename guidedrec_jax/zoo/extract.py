@@ -89,7 +89,8 @@ def extract_features(model_name: str, dataset: ImageDataset,
     device = torch.device(device) if device is not None else default_device()
   except (RuntimeError, TypeError) as e:
     raise ValueError(f"device {device!r} is not a torch device: {e}") from e
-  precision = options.resolved(device).precision
+  options = options.resolved(device)
+  precision = options.precision
   size = input_size or spec.input_size
   path = feature_cache_path(cache_root or paths.cache_dir(), dataset.name, model_name)
   previous_threads = torch.get_num_threads()
@@ -116,7 +117,7 @@ def extract_features(model_name: str, dataset: ImageDataset,
       _LOG.info("recomputing features: %s", e)
     start = time.perf_counter()
     arrays = _run(model, dataset, images.InputSpec(size, tuple(spec.mean), tuple(spec.std)),
-                  batch_size, has_head, device, precision, channels_last)
+                  batch_size, has_head, device, options)
     seconds = time.perf_counter() - start
   finally:
     torch.set_num_threads(previous_threads)
@@ -173,12 +174,15 @@ def _uint8_batch(batch: np.ndarray, size: int) -> torch.Tensor:
 
 def _run(model: torch.nn.Module, dataset: ImageDataset, spec: images.InputSpec,
          batch_size: int, has_head: bool, device: torch.device | None = None,
-         precision: str = "fp32", channels_last: bool = False) -> dict[str, np.ndarray]:
-  """Runs the model over the dataset in batches on `device`; returns the float32 arrays."""
+         options: TrainOptions | None = None) -> dict[str, np.ndarray]:
+  """Runs the model over the dataset in batches on `device` with the resolved `options`'
+  precision and memory format (default fp32, NCHW); returns the float32 arrays."""
   device = device or torch.device("cpu")
+  options = options or TrainOptions("fp32")
+  precision, channels_last = options.precision, options.channels_last
   # The fine-tuning step's placement and memory format; never compiled (the forward here is
   # `forward_features` / `forward_head`, not the module's call).
-  model, _ = prepare_model(model, device, TrainOptions(precision, channels_last))
+  model, _ = prepare_model(model, device, options)
   features, probs = [], []
   with torch.inference_mode():
     for start in range(0, len(dataset), batch_size):

@@ -20,7 +20,7 @@ from configs import micro_zoo
 from guidedrec_jax import io
 from guidedrec_jax.benchmark import layout, recommend_dataset
 from guidedrec_jax.contracts import feature_cache
-from tests.benchmark.test_pipeline import DRIVER, ROOT
+from tests.benchmark.driver import DRIVER, ROOT
 from tests.recommend.folders import write_folder
 
 OUTPUTS = ("scores.csv", "table2.csv", "history_quality.csv", "recommendation_digits.csv",

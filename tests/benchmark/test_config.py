@@ -98,6 +98,18 @@ def test_ray_keys_are_declared_and_read_strictly():
     plan.check_config(config)
 
 
+def test_the_table_scores_the_recommender_the_run_saves():
+  config = micro_zoo.get_config("smoke")
+  plan.check_config(config)
+  members = (*config.recommender.members[:1], dict(type="similar_datasets", tau=2.0),
+             *config.recommender.members[2:])
+  config.recommender.members = members  # one side overridden only
+  with pytest.raises(ValueError, match="config.evaluation.recommender must equal"):
+    plan.check_config(config)
+  config.evaluation.recommender.members = members  # both alike
+  plan.check_config(config)
+
+
 def _cluster_command() -> list[str]:
   """The `run_benchmark.py` command of docs/cluster.md's micro_zoo cluster block, as argv."""
   text = (ROOT / "docs" / "cluster.md").read_text()

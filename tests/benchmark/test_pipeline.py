@@ -13,25 +13,7 @@ import pytest
 from configs import micro_zoo
 from guidedrec_jax.benchmark import plan, quality, recommend, recommender_run
 from tests import images
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-# The driver runs in a fresh process, so that what this pytest process imported (other test
-# modules load torch) cannot hide a torch import by the driver. `overrides` are config
-# values set as `--config.<key>=<value>` would.
-DRIVER = """
-import json, sys, time
-from configs import micro_zoo
-from guidedrec_jax.benchmark import pipeline
-config = micro_zoo.get_config("smoke")
-config.update_from_flattened_dict({overrides!r})
-start = time.perf_counter()
-result = pipeline.run_benchmark(config, {workdir!r})
-print(json.dumps({{"torch_imported": "torch" in sys.modules,
-                  "seconds": time.perf_counter() - start,
-                  "torch_stages": result["torch_stages"],
-                  "scores_computed": result["scores_computed"],
-                  "evaluation_ran": result["evaluation_ran"]}}))
-"""
+from tests.benchmark.driver import DRIVER, ROOT
 
 
 def _run_driver(workdir: pathlib.Path, overrides: dict | None = None,
@@ -132,6 +114,10 @@ def test_rerun_fine_tunes_and_extracts_nothing(smoke):
   assert not second["scores_computed"] and not second["evaluation_ran"]
   assert (workdir / "sweep" / "jobs.jsonl").read_text() == jobs_after_first
   events = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+  # Each run writes its run record first (provenance.run_record, read by results.py).
+  runs = [k for k, e in enumerate(events) if e["event"] == "run"]
+  assert runs[0] == 0 and len(runs) == 2
+  assert [e["event"] for e in events[runs[1] - 2:runs[1]]] == ["run_end", "done"]
   torch_events = [e for e in events if e["event"] == "torch_stages"]
   assert len(torch_events) == 2 and torch_events[-1]["sweep"]["executed"] == 0
   assert rerun["noise_rerun"]["executed"] == 0 < first["torch_stages"]["noise_rerun"]["executed"]

@@ -1,5 +1,5 @@
 """The scoring stage: source-head scores (LEEP) cover only the models with a source head, so a
-ranked table shows NaN LEEP for the others (the README's `nan` LEEP)."""
+ranked table shows NaN LEEP for the others (the README's `–` LEEP)."""
 
 import numpy as np
 import pandas as pd

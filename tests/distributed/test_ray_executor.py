@@ -16,9 +16,8 @@ from guidedrec_jax.finetune import JobsLog
 from guidedrec_jax.finetune.history_writer import RESULT_FIELDS
 from tests.distributed import fixtures
 from tests.finetune import fixtures as finetune_fixtures
-from tests.finetune import test_sweep
 
-REPO = test_sweep.REPO
+REPO = finetune_fixtures.REPO
 NUM_JOBS = 8  # test_sweep's sweep: 2 datasets x 2 models x 2 learning rates
 
 
@@ -46,7 +45,7 @@ def executor(cluster):
 def baseline(tmp_path_factory):
   """job_key -> results of the sweep run in this process (SequentialExecutor)."""
   workdir = tmp_path_factory.mktemp("sequential")
-  test_sweep._sweep(workdir)
+  finetune_fixtures.sweep(workdir)
   return _results(workdir)
 
 
@@ -60,16 +59,16 @@ def _assert_exactly_once(workdir, baseline):
   # during an atomic rewrite of the history may leave its hidden temporary file behind.
   names = [p.name for p in workdir.iterdir() if not (p.name.startswith(".") and p.suffix == ".tmp")]
   assert sorted(names) == ["history.csv", "jobs.jsonl"]
-  keys = [json.loads(line)["job_key"] for line in test_sweep._log_lines(workdir)]
+  keys = [json.loads(line)["job_key"] for line in finetune_fixtures.log_lines(workdir)]
   assert len(keys) == len(set(keys)) == NUM_JOBS  # no row lost, none twice
   assert _results(workdir) == baseline  # top-1, losses: bit for bit as in one process
-  history = test_sweep._history(workdir)
+  history = finetune_fixtures.history(workdir)
   assert len({(r["dataset"], r["model"]) for r in history}) == len(history) == 4
 
 
 def test_sweep_on_a_cluster_matches_the_sequential_run(executor, baseline, tmp_path):
   import ray
-  summary = test_sweep._sweep(tmp_path, executor=executor)
+  summary = finetune_fixtures.sweep(tmp_path, executor=executor)
   assert (summary.planned, summary.executed, summary.rows) == (NUM_JOBS, NUM_JOBS, 4)
   assert len([n for n in ray.nodes() if n["Alive"]]) == 2
   assert ray.cluster_resources()["CPU"] == 3
@@ -94,7 +93,7 @@ def test_worker_killed_mid_job_is_retried_and_logged_once(executor, baseline, tm
   killer.start()
   try:
     factory = fixtures.HoldingFactory(starts, held, hold_s=60)
-    summary = test_sweep._sweep(tmp_path / "sweep", factory=factory, executor=executor)
+    summary = finetune_fixtures.sweep(tmp_path / "sweep", factory=factory, executor=executor)
   finally:
     killer.join(timeout=70)
   assert killed, "no job started"
@@ -107,9 +106,9 @@ def test_killed_driver_resumes_from_its_log_without_duplicates(cluster, executor
                                                                tmp_path):
   child = ("import pathlib\n"
            "from guidedrec_jax.distributed import make_executor\n"
-           "from tests.finetune import fixtures, test_sweep\n"
+           "from tests.finetune import fixtures\n"
            f"with make_executor({cluster.address!r}) as executor:\n"
-           f"  test_sweep._sweep(pathlib.Path({str(tmp_path)!r}), factory=fixtures.slow_tiny_cnn,"
+           f"  fixtures.sweep(pathlib.Path({str(tmp_path)!r}), factory=fixtures.slow_tiny_cnn,"
            " executor=executor)\n")
   process = subprocess.Popen([sys.executable, "-c", child], cwd=REPO, stderr=subprocess.PIPE,
                              start_new_session=True)
@@ -124,9 +123,9 @@ def test_killed_driver_resumes_from_its_log_without_duplicates(cluster, executor
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
     process.stderr.close()
-  finished = len(test_sweep._log_lines(tmp_path))
+  finished = len(finetune_fixtures.log_lines(tmp_path))
   assert 1 <= finished < NUM_JOBS
-  summary = test_sweep._sweep(tmp_path, factory=finetune_fixtures.slow_tiny_cnn,
+  summary = finetune_fixtures.sweep(tmp_path, factory=finetune_fixtures.slow_tiny_cnn,
                               executor=executor)
   assert (summary.skipped, summary.executed) == (finished, NUM_JOBS - finished)
   _assert_exactly_once(tmp_path, baseline)

@@ -5,13 +5,15 @@ Usage: `from tests.finetune import fixtures` (pytest runs from the repo root).
 
 from __future__ import annotations
 
+import csv
+import pathlib
 import time
 
 import numpy as np
 import torch
 
 from guidedrec_jax.data.base import ImageDataset
-from guidedrec_jax.finetune import InputSpec, ModelInfo
+from guidedrec_jax.finetune import InputSpec, ModelInfo, hpo_grid, run_sweep
 
 
 def blobs(name: str, num_images: int, num_classes: int, side: int, channels: int,
@@ -65,3 +67,26 @@ class CountingFactory:
   def __call__(self, name: str, num_classes: int, pretrained: bool) -> torch.nn.Module:
     self.calls.append(name)
     return tiny_cnn(name, num_classes, pretrained)
+
+
+# The small sweep the sweep and Ray executor tests run: 2 datasets x 2 models x 2 learning rates.
+REPO = pathlib.Path(__file__).resolve().parents[2]
+GRID = hpo_grid(lrs=(0.02, 0.2), weight_decays=(0.0,), epochs=2, batch_size=16)
+SIZES = dict(num_train=100, num_val=40, seed=0)
+
+
+def sweep(workdir, factory=None, grid=GRID, **kwargs):
+  """`run_sweep` of `datasets()` x `MODELS` over `grid` into `workdir` (factory: tiny_cnn)."""
+  return run_sweep(datasets(), MODELS, factory or tiny_cnn, grid, workdir,
+                   **{**SIZES, "progress": False, **kwargs})
+
+
+def history(workdir) -> list[dict[str, str]]:
+  """The sweep's `history.csv` rows."""
+  with open(pathlib.Path(workdir) / "history.csv") as f:
+    return list(csv.DictReader(f))
+
+
+def log_lines(workdir) -> list[str]:
+  """The sweep's `jobs.jsonl` lines."""
+  return (pathlib.Path(workdir) / "jobs.jsonl").read_text().splitlines()

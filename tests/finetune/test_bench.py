@@ -1,5 +1,6 @@
 """The fine-tuning / extraction benchmark: both loops do the same work; its rows are table rows."""
 
+import json
 import os
 import pathlib
 import subprocess
@@ -43,6 +44,9 @@ def test_smoke_run_writes_measured_table_rows(tmp_path):
   config = bench_finetune.get_config("smoke")
   results, targets = bench.run_bench(config, tmp_path)
   assert targets == [] and not (tmp_path / "targets.csv").exists()  # smoke sets none
+  records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+  assert [r["event"] for r in records] == ["run", "bench", "bench"]
+  assert records[0]["torch"] == torch.__version__ and records[0]["commit"]
   assert [(r["model"], r["stage"], r["precision"]) for r in results] == [
       ("resnet10t", "finetune", "fp32"), ("resnet10t", "extract", "fp32")]
   for row in results:
@@ -80,6 +84,15 @@ def test_targets_hold_each_row_to_the_ratio_and_the_named_models_to_the_speedup(
   assert {t["target"] for t in bench.check_targets(cpu, results)} == {"ratio >= 0.9"}
 
 
+def test_a_speedup_target_needs_both_precisions(tmp_path):
+  config = bench_finetune.get_config("smoke")
+  config.unlock()
+  config.min_bf16_speedup, config.speedup_models = 1.7, ("resnet10t",)
+  with pytest.raises(ValueError, match="config.min_bf16_speedup > 0 needs both"):
+    bench.run_bench(config, tmp_path / "run")
+  assert not (tmp_path / "run").exists()
+
+
 def test_table_gmacs_are_counted_as_the_zoo_meta():
   # Headless and through the non-fused attention path, as `registry.model_meta` counts.
   from guidedrec_jax.zoo import registry
@@ -88,7 +101,8 @@ def test_table_gmacs_are_counted_as_the_zoo_meta():
 
 
 @pytest.mark.parametrize("key,value", [
-    ("precisions", ("fp16",)), ("min_ratio", -0.1), ("min_bf16_speedup", float("nan"))])
+    ("precisions", ("fp16",)), ("min_ratio", -0.1), ("min_bf16_speedup", float("nan")),
+    ("speedup_models", ("resnet50",))])  # not among the smoke config's models
 def test_bad_config_fails_before_any_work(tmp_path, key, value):
   config = bench_finetune.get_config("smoke")
   config.unlock()
@@ -112,3 +126,20 @@ def test_the_gpu_script_runs_the_bench_and_prints_its_targets(tmp_path):
   assert sorted(p.name for p in (tmp_path / "bench").iterdir()) == [
       "bench.csv", "bench.md", "config.json", "metrics.jsonl", "targets.csv", "targets.md",
       "throughput.csv"]
+
+
+def test_measured_rows_append_to_the_table_and_win_over_its_estimates(tmp_path):
+  # docs/cluster.md: `--config.table=` appends the measured rows in place, and a lookup
+  # prefers a measured row over an estimate of the same key.
+  table = tmp_path / "throughput.csv"
+  estimate = throughput.Row("finetune", "resnet10t", "cpu", "fp32", 32, 8, 0.1, 1.0,
+                            "estimate: test")
+  throughput.write_table(table, [estimate])
+  config = bench_finetune.get_config("smoke")
+  config.unlock()
+  config.table = str(table)
+  results, _ = bench.run_bench(config, tmp_path / "run")
+  rows = throughput.read_table(table)
+  assert rows[0] == estimate and [r.measured for r in rows] == [False, True, True]
+  found = throughput.lookup(rows, "finetune", "resnet10t", "cpu", "fp32", 32)
+  assert found.measured and found.per_second == results[0]["project_per_s"] != 1.0

@@ -23,6 +23,7 @@ import pytest
 
 from configs import micro_zoo
 from guidedrec_jax import io
+from guidedrec_jax.recommender import rank
 from guidedrec_jax.benchmark import (guided, layout, recommend_dataset, recommender_run,
                                      user_dataset)
 from tests import images
@@ -284,6 +285,9 @@ def test_finetune_top_one_appends_one_row_and_retrains(run, first_and_second):
   assert measured["model"].tolist() == [top] and np.isfinite(measured["measured_top1"]).all()
   assert "measured_top1" in first["report"]
   checked = first["guided"]["agreement"]
+  votes = [c[len(rank.VOTE_PREFIX):] for c in first["table"].columns
+           if c.startswith(rank.VOTE_PREFIX)]
+  assert votes and checked["ranking"].tolist() == ["recommender", *votes]
   assert checked["models"].eq(1).all() and checked["regret1"].eq(0).all()
   assert "the ranking against the measured top-1" in first["report"]
   after = recommender_run.load_for_config(config, workdir).meta

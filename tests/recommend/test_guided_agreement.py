@@ -40,4 +40,5 @@ def test_agreement_on_one_model_and_on_none():
   table = _table()
   one = guided_loop.agreement(table, pd.Series({"m3": 50.0}))
   assert (one["regret1"] == 0).all() and one["spearman"].isna().all() and len(one) == 3
+  assert one["regret3"].isna().all()  # any top three holds the one model: no check
   assert guided_loop.agreement(table, pd.Series({"other": 50.0})).empty

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from guidedrec_jax.recommender import gate, metrics, neighbors, registry, state
+from guidedrec_jax.recommender import gate, metrics, neighbors, rank, registry, state
 from tests.recommender import histories
 
 
@@ -91,6 +91,9 @@ def test_the_blend_gates_its_similar_datasets_member_and_keeps_it_in_its_state()
   assert share.shape == (len(test),) and np.all((share >= 0) & (share < 1))
   closeness, sources = fitted.members[1].closeness(test)
   assert np.all(np.isfinite(closeness)) and set(sources) == {"scores"}
+  # Closeness: the largest raw similarity to a training dataset.
+  sims, source = fitted.members[1].dataset_similarity("a1", test)
+  assert source == "scores" and np.all(closeness == np.nanmax(sims))
   loaded = state.load_state(*state.state_of(fitted))
   assert loaded.gate == fitted.gate and loaded.neighbor == 1
   np.testing.assert_allclose(loaded.predict(test), fitted.predict(test), atol=1e-12)
@@ -105,6 +108,9 @@ def test_a_blend_without_its_gate_keeps_the_weighted_sum():
   fitted = registry.build(block).fit(history[history.dataset != "a1"])
   test = history[history.dataset == "a1"].reset_index(drop=True)
   assert not fitted.gate.is_open and not fitted.neighbor_share(test).any()
+  # No gate, no share line in the report: the ranked table says None, not 0.
+  assert fitted.rank_columns(test)[3] is None
+  assert rank.rank(fitted, test.assign(family="f")).attrs["neighbor_share"] is None
   votes = np.stack(list(fitted.member_predictions(test).values()), 1) @ fitted.weights
   np.testing.assert_allclose(fitted.predict(test), (votes - votes.mean()) / votes.std(),
                              atol=1e-12)
@@ -119,6 +125,7 @@ def test_rank_columns_equal_the_separate_calls():
       dict(type="ridge", fields="d,m,S")])).fit(history[history.dataset != "a1"])
   test = history[history.dataset == "a1"].reset_index(drop=True)
   score, interval, votes, share = fitted.rank_columns(test)
+  assert fitted.gate.is_open  # this history opens it
   np.testing.assert_array_equal(share, fitted.neighbor_share(test))
   np.testing.assert_array_equal(score, fitted.predict(test))
   for got, want in zip(interval, fitted.predict_interval(test)):

@@ -16,7 +16,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 def test_smoke_run_writes_long_and_wide_tables(tmp_path):
   subprocess.run([sys.executable, str(ROOT / "scripts" / "score_zoo.py"),
                   f"--config={ROOT / 'configs' / 'score_zoo.py'}:smoke",
-                  f"--workdir={tmp_path}"], check=True, cwd=ROOT, timeout=300,
+                  f"--workdir={tmp_path}", "--config.max_bytes=2000000"], check=True, cwd=ROOT, timeout=300,
                  env={**os.environ, "GUIDEDREC_CACHE": str(tmp_path / "user_cache")})
   config = score_zoo_config.get_config("smoke")
   with open(tmp_path / "scores.csv") as handle:
@@ -34,4 +34,5 @@ def test_smoke_run_writes_long_and_wide_tables(tmp_path):
   assert any((tmp_path / "user_cache" / "jax_compilation").iterdir())
   assert (tmp_path / "scores_wide.md").read_text().startswith("| model |")
   assert json.loads((tmp_path / "config.json").read_text())["seed"] == config.seed
-  assert json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])["event"] == "scored"
+  scored = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
+  assert scored["event"] == "scored" and scored["max_bytes"] == 2_000_000  # the flag's budget
