@@ -24,6 +24,11 @@ def test_configs_pass_the_checks(arg):
   names = plan.zoo_names(config)
   assert len(names) >= (10 if arg is None else 3)
   assert len(config.tasks) >= (6 if arg is None else 3)
+  if arg is None:  # README: a 15-model zoo (4 ImageNet, 6 pre-trained here, 5 random-init)
+    imagenet = [n for n in names if n.endswith("@32")]
+    pretrained = [n for n in names if "." in n]
+    assert (len(imagenet), len(pretrained), len(names)) == (4, 6, 15)
+    assert len(config.tasks) == 6
 
 
 def test_unknown_config_argument_raises():
